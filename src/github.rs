@@ -1,0 +1,1 @@
+//! The github part of the pipeline.

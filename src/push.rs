@@ -1,0 +1,1 @@
+//! The push part of the pipeline.
