@@ -24,7 +24,13 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// The pipeline file describing the image, registry, role and policy.
-    #[arg(short, long, global = true, value_name = "FILE", env = "VITALITY_PIPELINE")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "VITALITY_PIPELINE"
+    )]
     pub pipeline: Option<PathBuf>,
     /// How to print results; `github` is chosen when GITHUB_ACTIONS=true.
     #[arg(long, global = true, value_enum)]
@@ -72,8 +78,13 @@ impl Global {
     /// The validated output settings made from the flags and the environment.
     pub fn output(&self) -> Output {
         let in_github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-        let in_ci = in_github || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-        let format = self.output.unwrap_or(if in_github { Format::Github } else { Format::Human });
+        let in_ci =
+            in_github || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        let format = self.output.unwrap_or(if in_github {
+            Format::Github
+        } else {
+            Format::Human
+        });
         let bars = output::draw_bars(output::stderr_is_terminal(), in_ci, self.no_progress);
         let color = match self.color {
             Color::Always => true,
@@ -92,7 +103,8 @@ impl Global {
         };
         let own = format!("vitality_publish={level}");
         let others = if self.verbose >= 2 { "debug" } else { "warn" };
-        EnvFilter::try_from_env("VITALITY_LOG").unwrap_or_else(|_| EnvFilter::new(format!("{others},{own}")))
+        EnvFilter::try_from_env("VITALITY_LOG")
+            .unwrap_or_else(|_| EnvFilter::new(format!("{others},{own}")))
     }
 }
 
@@ -101,10 +113,16 @@ pub fn main(cli: Cli) -> i32 {
     let output = cli.global.output();
     init_logging(&cli.global, &output);
     install_crypto_provider();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
-            report_error(&output, &Error::infra("cannot start the async runtime").with_source(e));
+            report_error(
+                &output,
+                &Error::infra("cannot start the async runtime").with_source(e),
+            );
             return ExitCode::Infrastructure.code();
         }
     };
@@ -166,7 +184,10 @@ pub fn report_error(output: &Output, err: &Error) {
     for cause in err.causes() {
         tracing::debug!("caused by: {}", redact(&cause));
     }
-    output.annotate_error(&format!("vitality-publish: {} error", err.kind().as_str()), err.message());
+    output.annotate_error(
+        &format!("vitality-publish: {} error", err.kind().as_str()),
+        err.message(),
+    );
     if output.format == Format::Json {
         let doc = serde_json::json!({
             "error": {

@@ -8,10 +8,17 @@ use crate::error::{Error, Result};
 /// Connects to the engine and agrees on an API version; exit 2 when no engine answers.
 pub async fn connect() -> Result<Docker> {
     crate::cli::install_crypto_provider();
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let docker = open(&host).map_err(|e| unreachable(&host).with_source(e))?;
-    let docker = docker.negotiate_version().await.map_err(|e| unreachable(&host).with_source(e))?;
-    docker.ping().await.map_err(|e| unreachable(&host).with_source(e))?;
+    let docker = docker
+        .negotiate_version()
+        .await
+        .map_err(|e| unreachable(&host).with_source(e))?;
+    docker
+        .ping()
+        .await
+        .map_err(|e| unreachable(&host).with_source(e))?;
     Ok(docker)
 }
 

@@ -73,7 +73,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hint: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
     }
 
     pub fn input(message: impl Into<String>) -> Self {

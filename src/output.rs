@@ -38,13 +38,18 @@ pub struct Secrets(Arc<RwLock<Vec<String>>>);
 impl Secrets {
     pub fn add(&self, secret: &str) {
         if secret.len() >= 4 {
-            self.0.write().expect("secrets lock").push(secret.to_owned());
+            self.0
+                .write()
+                .expect("secrets lock")
+                .push(secret.to_owned());
         }
     }
 
     pub fn redact(&self, text: &str) -> String {
         let secrets = self.0.read().expect("secrets lock");
-        secrets.iter().fold(text.to_owned(), |acc, s| acc.replace(s.as_str(), "***"))
+        secrets
+            .iter()
+            .fold(text.to_owned(), |acc, s| acc.replace(s.as_str(), "***"))
     }
 }
 
@@ -87,7 +92,15 @@ impl Output {
         } else {
             GithubFiles::default()
         };
-        Output { format, bars, color, quiet, secrets, multi, github }
+        Output {
+            format,
+            bars,
+            color,
+            quiet,
+            secrets,
+            multi,
+            github,
+        }
     }
 
     /// An output for tests and library use: human text, no bars, no GitHub files.
@@ -160,7 +173,11 @@ impl Output {
         } else {
             self.line(&format!("==> {name}: {what}"));
         }
-        StageTimer { output: self.clone(), name: name.to_owned(), started: Instant::now() }
+        StageTimer {
+            output: self.clone(),
+            name: name.to_owned(),
+            started: Instant::now(),
+        }
     }
 
     /// An error annotation under GitHub Actions; nothing elsewhere.
@@ -174,7 +191,10 @@ impl Output {
     /// A warning: an annotation under GitHub Actions, a line elsewhere.
     pub fn warn(&self, message: &str) {
         if self.is_github() {
-            eprintln!("::warning::{}", escape_workflow(&self.secrets.redact(message)));
+            eprintln!(
+                "::warning::{}",
+                escape_workflow(&self.secrets.redact(message))
+            );
         } else {
             self.line(&format!("warning: {message}"));
         }
@@ -192,20 +212,28 @@ impl Output {
         if let Some(path) = &self.github.output {
             let delimiter = format!("vitality_{}", rand::random::<u64>());
             let value = self.secrets.redact(value);
-            append(path, &format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
+            append(
+                path,
+                &format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"),
+            );
         }
     }
 }
 
 fn append(path: &PathBuf, text: &str) {
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path);
     if let Ok(mut file) = file {
         let _ = file.write_all(text.as_bytes());
     }
 }
 
 fn escape_workflow(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -224,7 +252,12 @@ impl StageTimer {
     pub fn done(self, summary: &str) -> std::time::Duration {
         let elapsed = self.started.elapsed();
         let mut line = String::new();
-        let _ = write!(line, "    {} done in {:.1}s", self.name, elapsed.as_secs_f64());
+        let _ = write!(
+            line,
+            "    {} done in {:.1}s",
+            self.name,
+            elapsed.as_secs_f64()
+        );
         if !summary.is_empty() {
             let _ = write!(line, ": {summary}");
         }
@@ -246,7 +279,11 @@ pub struct LogWriter {
 
 impl LogWriter {
     pub fn new(output: &Output) -> LogWriter {
-        LogWriter { secrets: output.secrets.clone(), multi: output.multi.clone(), bars: output.bars }
+        LogWriter {
+            secrets: output.secrets.clone(),
+            multi: output.multi.clone(),
+            bars: output.bars,
+        }
     }
 }
 
@@ -294,7 +331,10 @@ mod tests {
     fn secrets_are_redacted_everywhere_they_appear() {
         let secrets = Secrets::default();
         secrets.add("hunter22");
-        assert_eq!(secrets.redact("pw=hunter22 again hunter22"), "pw=*** again ***");
+        assert_eq!(
+            secrets.redact("pw=hunter22 again hunter22"),
+            "pw=*** again ***"
+        );
     }
 
     #[test]

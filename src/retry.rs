@@ -14,14 +14,21 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { attempts: 5, first: Duration::from_millis(250), cap: Duration::from_secs(8) }
+        Backoff {
+            attempts: 5,
+            first: Duration::from_millis(250),
+            cap: Duration::from_secs(8),
+        }
     }
 }
 
 impl Backoff {
     /// The wait before retry number `n` (0-based): a random time up to `first * 2^n`, capped.
     pub fn delay(&self, n: u32) -> Duration {
-        let ceiling = self.first.saturating_mul(2u32.saturating_pow(n)).min(self.cap);
+        let ceiling = self
+            .first
+            .saturating_mul(2u32.saturating_pow(n))
+            .min(self.cap);
         let millis = ceiling.as_millis() as u64;
         Duration::from_millis(rand::random_range(millis / 2..=millis.max(1)))
     }
@@ -60,17 +67,26 @@ mod tests {
     use std::cell::Cell;
 
     fn quick() -> Backoff {
-        Backoff { attempts: 4, first: Duration::from_millis(1), cap: Duration::from_millis(2) }
+        Backoff {
+            attempts: 4,
+            first: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+        }
     }
 
     #[tokio::test]
     async fn retries_until_success() {
         let calls = Cell::new(0);
-        let result: Result<u32, &str> = retry(quick(), |_| true, |_, _, _| {}, || {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move { if n < 3 { Err("busy") } else { Ok(n) } }
-        })
+        let result: Result<u32, &str> = retry(
+            quick(),
+            |_| true,
+            |_, _, _| {},
+            || {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move { if n < 3 { Err("busy") } else { Ok(n) } }
+            },
+        )
         .await;
         assert_eq!(result, Ok(3));
     }
@@ -78,24 +94,38 @@ mod tests {
     #[tokio::test]
     async fn stops_on_errors_not_worth_a_retry_and_after_the_last_attempt() {
         let calls = Cell::new(0);
-        let result: Result<(), &str> = retry(quick(), |e| *e == "busy", |_, _, _| {}, || {
-            calls.set(calls.get() + 1);
-            async { Err("denied") }
-        })
+        let result: Result<(), &str> = retry(
+            quick(),
+            |e| *e == "busy",
+            |_, _, _| {},
+            || {
+                calls.set(calls.get() + 1);
+                async { Err("denied") }
+            },
+        )
         .await;
         assert_eq!((result, calls.get()), (Err("denied"), 1));
         calls.set(0);
-        let result: Result<(), &str> = retry(quick(), |_| true, |_, _, _| {}, || {
-            calls.set(calls.get() + 1);
-            async { Err("busy") }
-        })
+        let result: Result<(), &str> = retry(
+            quick(),
+            |_| true,
+            |_, _, _| {},
+            || {
+                calls.set(calls.get() + 1);
+                async { Err("busy") }
+            },
+        )
         .await;
         assert_eq!((result, calls.get()), (Err("busy"), 4));
     }
 
     #[test]
     fn delays_grow_and_stay_under_the_cap() {
-        let b = Backoff { attempts: 10, first: Duration::from_millis(100), cap: Duration::from_secs(1) };
+        let b = Backoff {
+            attempts: 10,
+            first: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
         for n in 0..10 {
             assert!(b.delay(n) <= Duration::from_secs(1));
         }

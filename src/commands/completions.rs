@@ -15,7 +15,12 @@ pub struct Args {
 
 pub fn run(args: Args, output: &Output) -> Result<ExitCode> {
     let mut buf = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "vitality-publish", &mut buf);
+    clap_complete::generate(
+        args.shell,
+        &mut Cli::command(),
+        "vitality-publish",
+        &mut buf,
+    );
     output.stdout(&String::from_utf8_lossy(&buf));
     Ok(ExitCode::Success)
 }

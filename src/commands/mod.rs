@@ -41,5 +41,10 @@ pub fn require_pipeline(global: &Global) -> Result<Pipeline> {
 
 /// The pipeline file when one was given, for commands that can run on defaults.
 pub fn optional_pipeline(global: &Global) -> Result<Option<Pipeline>> {
-    global.pipeline.as_deref().map(Path::new).map(Pipeline::load).transpose()
+    global
+        .pipeline
+        .as_deref()
+        .map(Path::new)
+        .map(Pipeline::load)
+        .transpose()
 }

@@ -39,7 +39,11 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
             State::Outside => match c {
                 '#' => state = State::Comment,
                 '"' | '\'' => {
-                    let quote = if c == '"' { Quote::Basic } else { Quote::Literal };
+                    let quote = if c == '"' {
+                        Quote::Basic
+                    } else {
+                        Quote::Literal
+                    };
                     let multiline = rest.starts_with(if c == '"' { "\"\"\"" } else { "\'\'\'" });
                     if multiline {
                         step = 3;
@@ -54,7 +58,9 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
                     step += rest[1..].chars().next().map_or(0, char::len_utf8);
                 } else if c == closer && !multiline {
                     state = State::Outside;
-                } else if c == closer && rest.starts_with(if c == '"' { "\"\"\"" } else { "\'\'\'" }) {
+                } else if c == closer
+                    && rest.starts_with(if c == '"' { "\"\"\"" } else { "\'\'\'" })
+                {
                     step = 3;
                     state = State::Outside;
                 } else if c == '\n' && !multiline {
@@ -85,7 +91,9 @@ fn variable_at(rest: &str) -> Option<&str> {
     let body = rest.strip_prefix("${")?;
     let name = &body[..body.find('}')?];
     let mut chars = name.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     valid.then_some(name)
 }
@@ -113,7 +121,9 @@ fn push_escaped(
             Ok(())
         }
         Quote::Literal if value.contains(['\'', '\n']) => Err(Missing {
-            name: format!("{name} (its value has a quote or newline; use a \"double-quoted\" string)"),
+            name: format!(
+                "{name} (its value has a quote or newline; use a \"double-quoted\" string)"
+            ),
             at: Location::of(text, offset),
         }),
         Quote::Literal => {
@@ -139,7 +149,10 @@ mod tests {
     fn expands_inside_strings_only() {
         let text = "# ${NOT_SET} in a comment\nrole = \"${ROLE}\"\n";
         let out = expand(text, env).unwrap();
-        assert_eq!(out, "# ${NOT_SET} in a comment\nrole = \"arn:aws:iam::1:role/ci\"\n");
+        assert_eq!(
+            out,
+            "# ${NOT_SET} in a comment\nrole = \"arn:aws:iam::1:role/ci\"\n"
+        );
     }
 
     #[test]

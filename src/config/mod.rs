@@ -26,7 +26,10 @@ impl Location {
         let before = &text[..offset.min(text.len())];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        Location { line, column: before[line_start..].chars().count() + 1 }
+        Location {
+            line,
+            column: before[line_start..].chars().count() + 1,
+        }
     }
 }
 
@@ -61,11 +64,17 @@ impl Pipeline {
                 "{shown}:{}:{}: {key}: environment variable {} is not set",
                 at.line, at.column, missing.name
             ))
-            .with_hint(format!("set {} in the environment, or write the value in the file", missing.name))
+            .with_hint(format!(
+                "set {} in the environment, or write the value in the file",
+                missing.name
+            ))
         })?;
-        let file: PipelineFile =
-            toml::from_str(&expanded).map_err(|e| describe_toml_error(&shown.to_string(), &expanded, &e))?;
-        let pipeline = Pipeline { path: path.to_path_buf(), file };
+        let file: PipelineFile = toml::from_str(&expanded)
+            .map_err(|e| describe_toml_error(&shown.to_string(), &expanded, &e))?;
+        let pipeline = Pipeline {
+            path: path.to_path_buf(),
+            file,
+        };
         pipeline.check()?;
         Ok(pipeline)
     }
@@ -111,7 +120,9 @@ impl Pipeline {
         let registry = &self.file.registry;
         match (&registry.endpoint, &registry.account) {
             (Some(endpoint), _) => Registry::parse(endpoint).ok(),
-            (None, Some(account)) => Some(Registry::ecr(account.as_str(), registry.region.as_str())),
+            (None, Some(account)) => {
+                Some(Registry::ecr(account.as_str(), registry.region.as_str()))
+            }
             (None, None) => None,
         }
     }
@@ -129,18 +140,30 @@ fn describe_toml_error(shown: &str, text: &str, err: &toml::de::Error) -> Error 
     if let Some(unknown) = between_backticks(&message, "unknown field `") {
         let table = table_at(text, span.start);
         let expected = backticked_after(&message, "expected");
-        let qualified = if table.is_empty() { unknown.to_owned() } else { format!("[{table}] {unknown}") };
+        let qualified = if table.is_empty() {
+            unknown.to_owned()
+        } else {
+            format!("[{table}] {unknown}")
+        };
         let err = Error::input(format!("{place}: unknown key {qualified}"));
         return match suggest(unknown, &expected) {
             Some(near) => err.with_hint(format!("did you mean `{near}`?")),
-            None if !expected.is_empty() => err.with_hint(format!("known keys: {}", expected.join(", "))),
+            None if !expected.is_empty() => {
+                err.with_hint(format!("known keys: {}", expected.join(", ")))
+            }
             None => err,
         };
     }
     if let Some(missing) = between_backticks(&message, "missing field `") {
-        let line_end = text[span.start..].find('\n').map_or(text.len(), |i| span.start + i);
+        let line_end = text[span.start..]
+            .find('\n')
+            .map_or(text.len(), |i| span.start + i);
         let table = table_at(text, line_end);
-        let key = if table.is_empty() { missing.to_owned() } else { format!("{table}.{missing}") };
+        let key = if table.is_empty() {
+            missing.to_owned()
+        } else {
+            format!("{table}.{missing}")
+        };
         return Error::input(format!("{place}: {key} is required"))
             .with_hint(format!("add {missing} = ... to the file"));
     }
@@ -160,8 +183,15 @@ fn between_backticks<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 fn backticked_after(message: &str, marker: &str) -> Vec<String> {
-    let Some(pos) = message.find(marker) else { return Vec::new() };
-    message[pos..].split('`').skip(1).step_by(2).map(str::to_owned).collect()
+    let Some(pos) = message.find(marker) else {
+        return Vec::new();
+    };
+    message[pos..]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The closest known key to a mistyped one, when it is close enough to be a typo.

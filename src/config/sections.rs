@@ -109,9 +109,19 @@ impl TryFrom<String> for Region {
     fn try_from(s: String) -> Result<Self, String> {
         let parts: Vec<&str> = s.split('-').collect();
         let shaped = parts.len() >= 3
-            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-            && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
-        if shaped { Ok(Region(s)) } else { Err(format!("`{s}` is not an AWS region such as us-east-1")) }
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+            && parts
+                .last()
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        if shaped {
+            Ok(Region(s))
+        } else {
+            Err(format!("`{s}` is not an AWS region such as us-east-1"))
+        }
     }
 }
 
@@ -144,7 +154,9 @@ impl TryFrom<String> for Account {
         if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Account(s))
         } else {
-            Err(format!("`{s}` is not an AWS account id: expected 12 digits"))
+            Err(format!(
+                "`{s}` is not an AWS account id: expected 12 digits"
+            ))
         }
     }
 }
@@ -223,11 +235,15 @@ impl TryFrom<String> for RoleArn {
             && parts[3].is_empty()
             && parts[4].len() == 12
             && parts[4].bytes().all(|b| b.is_ascii_digit())
-            && parts[5].strip_prefix("role/").is_some_and(|name| !name.is_empty());
+            && parts[5]
+                .strip_prefix("role/")
+                .is_some_and(|name| !name.is_empty());
         if ok {
             Ok(RoleArn(s))
         } else {
-            Err(format!("`{s}` is not an IAM role ARN such as arn:aws:iam::123456789012:role/ci-push"))
+            Err(format!(
+                "`{s}` is not an IAM role ARN such as arn:aws:iam::123456789012:role/ci-push"
+            ))
         }
     }
 }
@@ -272,7 +288,9 @@ impl TryFrom<String> for SessionName {
         if (2..=64).contains(&s.len()) && s.chars().all(SessionName::allowed) {
             Ok(SessionName(s))
         } else {
-            Err(format!("session name `{s}` must be 2 to 64 characters of A-Z a-z 0-9 _ + = , . @ -"))
+            Err(format!(
+                "session name `{s}` must be 2 to 64 characters of A-Z a-z 0-9 _ + = , . @ -"
+            ))
         }
     }
 }
@@ -406,7 +424,11 @@ impl Cvss {
 impl TryFrom<f64> for Cvss {
     type Error = String;
     fn try_from(v: f64) -> Result<Self, String> {
-        if (0.0..=10.0).contains(&v) { Ok(Cvss(v)) } else { Err(format!("max-cvss {v} is outside 0.0 to 10.0")) }
+        if (0.0..=10.0).contains(&v) {
+            Ok(Cvss(v))
+        } else {
+            Err(format!("max-cvss {v} is outside 0.0 to 10.0"))
+        }
     }
 }
 
@@ -452,7 +474,11 @@ impl TryFrom<DayInput> for Day {
     fn try_from(input: DayInput) -> Result<Self, String> {
         let text = match input {
             DayInput::Toml(dt) if dt.time.is_none() => dt.to_string(),
-            DayInput::Toml(dt) => return Err(format!("`{dt}` has a time; write the day alone, such as 2027-01-31")),
+            DayInput::Toml(dt) => {
+                return Err(format!(
+                    "`{dt}` has a time; write the day alone, such as 2027-01-31"
+                ));
+            }
             DayInput::Text(s) => s,
         };
         text.parse()
@@ -477,7 +503,13 @@ impl From<Day> for String {
 
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.0.year(), u8::from(self.0.month()), self.0.day())
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            u8::from(self.0.month()),
+            self.0.day()
+        )
     }
 }
 

@@ -21,7 +21,10 @@ fn message(err: &Error) -> String {
 fn the_shipped_pipeline_files_load() {
     let local = parse(LOCAL).unwrap();
     assert_eq!(local.file.registry.repository.as_str(), "vitality-dev-app");
-    assert_eq!(local.registry().unwrap().base_url(), "http://127.0.0.1:5055");
+    assert_eq!(
+        local.registry().unwrap().base_url(),
+        "http://127.0.0.1:5055"
+    );
     let env = |name: &str| (name == "AWS_ACCOUNT_ID").then(|| "123456789012".to_owned());
     let ecr = Pipeline::parse(Path::new("p.toml"), ECR, env).unwrap();
     assert_eq!(ecr.file.registry.region.as_str(), "us-east-1");
@@ -52,14 +55,18 @@ fn p1_uppercase_repository_names_the_key_and_the_rule() {
     let err = parse(text).unwrap_err();
     assert_eq!(err.exit_code().code(), 1);
     let msg = message(&err);
-    assert!(msg.starts_with("p.toml:3:14: registry.repository:"), "{msg}");
+    assert!(
+        msg.starts_with("p.toml:3:14: registry.repository:"),
+        "{msg}"
+    );
     assert!(msg.contains("lowercase"), "{msg}");
 }
 
 /// Case P2: `fail_on` instead of `fail-on`.
 #[test]
 fn p2_unknown_key_has_place_and_suggestion() {
-    let text = "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n\n[scan]\nfail_on = \"high\"\n";
+    let text =
+        "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n\n[scan]\nfail_on = \"high\"\n";
     let err = parse(text).unwrap_err();
     assert_eq!(err.exit_code().code(), 1);
     assert_eq!(err.message(), "p.toml:6:1: unknown key [scan] fail_on");
@@ -72,24 +79,32 @@ fn p3_missing_variable_is_named() {
     let text = "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[auth]\nrole-arn = \"${CI_ROLE}\"\n";
     let err = parse(text).unwrap_err();
     assert_eq!(err.exit_code().code(), 1);
-    assert_eq!(err.message(), "p.toml:5:13: auth.role-arn: environment variable CI_ROLE is not set");
+    assert_eq!(
+        err.message(),
+        "p.toml:5:13: auth.role-arn: environment variable CI_ROLE is not set"
+    );
     assert!(err.hint().unwrap().contains("set CI_ROLE"));
 }
 
 #[test]
 fn wrong_types_and_values_are_placed() {
-    let text = "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[scan]\nfail-on = \"severe\"\n";
+    let text =
+        "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[scan]\nfail-on = \"severe\"\n";
     let msg = message(&parse(text).unwrap_err());
     assert!(msg.starts_with("p.toml:5:11: scan.fail-on:"), "{msg}");
     assert!(msg.contains("high"), "{msg}");
 
-    let text = "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[scan]\nfixed-only = \"yes\"\n";
+    let text =
+        "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[scan]\nfixed-only = \"yes\"\n";
     let msg = message(&parse(text).unwrap_err());
     assert!(msg.starts_with("p.toml:5:14: scan.fixed-only:"), "{msg}");
 
     let text = "[registry]\nregion = \"USA\"\nrepository = \"app\"\n";
     let msg = message(&parse(text).unwrap_err());
-    assert!(msg.contains("registry.region") && msg.contains("not an AWS region"), "{msg}");
+    assert!(
+        msg.contains("registry.region") && msg.contains("not an AWS region"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -101,22 +116,29 @@ fn a_missing_registry_table_is_required() {
 #[test]
 fn ignore_entries_need_id_reason_and_a_valid_day() {
     let base = "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n";
-    let ok = format!("{base}[[scan.ignore]]\nid = \"CVE-1\"\nreason = \"r\"\nexpires = 2027-01-31\n");
+    let ok =
+        format!("{base}[[scan.ignore]]\nid = \"CVE-1\"\nreason = \"r\"\nexpires = 2027-01-31\n");
     let p = parse(&ok).unwrap();
     assert_eq!(p.file.scan.ignore[0].expires.to_string(), "2027-01-31");
     let missing = format!("{base}[[scan.ignore]]\nid = \"CVE-1\"\nexpires = \"2027-01-31\"\n");
     let msg = message(&parse(&missing).unwrap_err());
     assert!(msg.contains("scan.ignore.reason is required"), "{msg}");
-    let bad_day = format!("{base}[[scan.ignore]]\nid = \"CVE-1\"\nreason = \"r\"\nexpires = \"31/01/2027\"\n");
+    let bad_day = format!(
+        "{base}[[scan.ignore]]\nid = \"CVE-1\"\nreason = \"r\"\nexpires = \"31/01/2027\"\n"
+    );
     let msg = message(&parse(&bad_day).unwrap_err());
     assert!(msg.contains("YYYY-MM-DD"), "{msg}");
 }
 
 #[test]
 fn session_duration_must_fit_sts() {
-    let text = "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[auth]\nduration = \"5m\"\n";
+    let text =
+        "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[auth]\nduration = \"5m\"\n";
     let msg = message(&parse(text).unwrap_err());
-    assert!(msg.contains("auth.duration") && msg.contains("15m to 12h"), "{msg}");
+    assert!(
+        msg.contains("auth.duration") && msg.contains("15m to 12h"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -90,7 +90,11 @@ mod tests {
         let ok = format!("sha256:{}", "a".repeat(64));
         assert_eq!(ok.parse::<Digest>().unwrap().hex(), "a".repeat(64));
         assert!("sha256:abc".parse::<Digest>().is_err());
-        assert!(format!("sha256:{}", "A".repeat(64)).parse::<Digest>().is_err());
+        assert!(
+            format!("sha256:{}", "A".repeat(64))
+                .parse::<Digest>()
+                .is_err()
+        );
         assert!(format!("md5:{}", "a".repeat(32)).parse::<Digest>().is_err());
         assert!("latest".parse::<Digest>().is_err());
     }

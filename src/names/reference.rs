@@ -81,7 +81,10 @@ pub struct Registry {
 impl Registry {
     /// The ECR registry host of an account in a region.
     pub fn ecr(account: &str, region: &str) -> Registry {
-        Registry { host: format!("{account}.dkr.ecr.{region}.amazonaws.com"), insecure: false }
+        Registry {
+            host: format!("{account}.dkr.ecr.{region}.amazonaws.com"),
+            insecure: false,
+        }
     }
 
     /// Parses `host[:port]` or a URL with `https://` or (loopback only) `http://`.
@@ -94,7 +97,9 @@ impl Registry {
         let host = rest.trim_end_matches('/');
         let valid = !host.is_empty()
             && !host.contains('/')
-            && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+            });
         if !valid {
             return Err(NameError(format!(
                 "`{s}` is not a registry host: expected host[:port], optionally with https://"
@@ -106,7 +111,10 @@ impl Registry {
                 "registry `{s}` uses plain http, which is only allowed on 127.0.0.1 or localhost"
             )));
         }
-        Ok(Registry { host: host.to_owned(), insecure: insecure || loopback })
+        Ok(Registry {
+            host: host.to_owned(),
+            insecure: insecure || loopback,
+        })
     }
 
     pub fn host(&self) -> &str {
@@ -126,7 +134,11 @@ impl Registry {
 
 fn is_loopback(host: &str) -> bool {
     let name = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host }
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
     });
     name == "localhost" || name.starts_with("127.") || name == "[::1]"
 }
@@ -216,8 +228,14 @@ mod tests {
     #[test]
     fn registries_use_https_except_on_loopback() {
         let ecr = Registry::ecr("123456789012", "us-east-1");
-        assert_eq!(ecr.base_url(), "https://123456789012.dkr.ecr.us-east-1.amazonaws.com");
-        assert_eq!(Registry::parse("127.0.0.1:5055").unwrap().base_url(), "http://127.0.0.1:5055");
+        assert_eq!(
+            ecr.base_url(),
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            Registry::parse("127.0.0.1:5055").unwrap().base_url(),
+            "http://127.0.0.1:5055"
+        );
         assert!(Registry::parse("http://example.com").is_err());
         assert!(Registry::parse("a/b").is_err());
     }

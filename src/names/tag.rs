@@ -53,7 +53,10 @@ impl ImageTag {
     /// Whether this tag names one exact version (`X.Y.Z`), which never moves once set.
     pub fn is_exact_version(&self) -> bool {
         let parts: Vec<&str> = self.0.split('.').collect();
-        parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     }
 }
 
@@ -62,8 +65,11 @@ impl FromStr for ImageTag {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut bytes = s.bytes();
-        let valid_first = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
-        let valid_rest = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        let valid_first = bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let valid_rest =
+            bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if !valid_first || !valid_rest || s.len() > MAX_LEN {
             return Err(NameError(format!(
                 "`{s}` is not a valid image tag: use up to 128 of A-Z a-z 0-9 _ . -, \
@@ -99,7 +105,10 @@ mod tests {
 
     #[test]
     fn sanitize_replaces_runs_and_drops_leading_separators() {
-        assert_eq!(ImageTag::sanitize("my/feature#1245").unwrap().as_str(), "my-feature-1245");
+        assert_eq!(
+            ImageTag::sanitize("my/feature#1245").unwrap().as_str(),
+            "my-feature-1245"
+        );
         assert_eq!(ImageTag::sanitize("..-x").unwrap().as_str(), "x");
         assert_eq!(ImageTag::sanitize("a  +b").unwrap().as_str(), "a-b");
         assert!(ImageTag::sanitize("///").is_none());
