@@ -266,6 +266,14 @@ fn bad_arguments_are_input_errors() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("exactly one of"), "{}", run.stderr);
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let run = gate(dir.path(), &["--digest", &digest], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("needs a pipeline file"),
+        "{}",
+        run.stderr
+    );
     let missing = dir.path().join("missing.json");
     let run = gate(
         dir.path(),

@@ -172,7 +172,9 @@ async fn a_scan_that_starts_late_is_waited_for_then_passes() {
 
     let run = gate(dir.path(), &pipeline, &["--digest", &digest]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(run.json()["verdict"], "pass");
+    let json = run.json();
+    assert_eq!(json["verdict"], "pass");
+    assert!(json["waited_seconds"].as_u64().unwrap() >= 4, "{json}");
     assert!(
         run.took >= Duration::from_secs(4),
         "the gate did not wait for the late scan: {:?}",

@@ -65,12 +65,14 @@ pub async fn wait_and_judge(
         &format!("waiting for the scan of {repository}@{digest}"),
     );
     let patience = Patience::from_scan(scan);
+    let started = Instant::now();
     let outcome = wait::wait_for_scan(source, digest, &patience, pushed_at, output).await?;
     let subject = Subject {
         digest: Some(digest.clone()),
         repository: Some(repository.to_string()),
     };
-    let report = Policy::new(scan, as_of).judge(&outcome, &subject);
+    let mut report = Policy::new(scan, as_of).judge(&outcome, &subject);
+    report.waited_seconds = Some(started.elapsed().as_secs());
     stage.done(&report.verdict_line());
     Ok(report)
 }
@@ -103,5 +105,6 @@ mod tests {
         assert_eq!(report.blocking[0].finding.id, "CVE-9");
         assert_eq!(report.repository.as_deref(), Some("app"));
         assert_eq!(script.reads().len(), 3);
+        assert_eq!(report.waited_seconds, Some(2));
     }
 }

@@ -112,9 +112,10 @@ pub async fn wait_for_scan(
                     progress.finish();
                     return Ok(Outcome::Scanned(scan));
                 }
-                tracing::debug!("{} findings read; reading again until two reads agree", {
+                tracing::debug!(
+                    "{} findings read; reading again until two reads agree",
                     scan.findings.len()
-                });
+                );
                 settling = Some(scan);
             }
             Some(scan) => {
@@ -152,6 +153,9 @@ impl Progress {
         let bar = output.progress().add(ProgressBar::new_spinner());
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
             bar.set_style(style);
+        }
+        if output.bars {
+            bar.enable_steady_tick(Duration::from_millis(120));
         }
         Progress {
             output: output.clone(),
