@@ -77,7 +77,10 @@ impl OidcRequest {
             Backoff::default(),
             |e: &Error| e.kind() == Kind::Infrastructure,
             |n, e, wait| {
-                tracing::debug!("GitHub OIDC token request {n} failed: {e}; again in {wait:?}")
+                tracing::warn!(
+                    "GitHub OIDC token request failed (attempt {n}): {e}; again in {:.1}s",
+                    wait.as_secs_f64()
+                )
             },
             || self.request(&client, &url),
         )

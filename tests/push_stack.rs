@@ -226,3 +226,63 @@ async fn the_registry_password_is_in_no_log_at_trace_level_and_on_no_disk() {
         "the docker config file was written"
     );
 }
+
+/// A registry on 127.0.0.1 that hangs up on every connection, as a load balancer in trouble
+/// does; counts the connections.
+fn hanging_up_registry() -> (String, Arc<Mutex<usize>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host = listener.local_addr().unwrap().to_string();
+    let connections = Arc::new(Mutex::new(0));
+    let count = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(100) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            *count.lock().unwrap() += 1;
+        }
+    });
+    (host, connections)
+}
+
+#[tokio::test]
+async fn dropped_connections_are_retried_then_exit_2_with_the_last_error() {
+    let stack = Stack::from_env();
+    let (host, connections) = hanging_up_registry();
+    let repository = unique_repository("auth-outage");
+    let tag = candidate_tag();
+    let docker = stack.docker().await;
+    let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+        .repo(&format!("{host}/{repository}"))
+        .tag(tag.as_str())
+        .build();
+    docker
+        .tag_image(&stack.base_image, Some(options))
+        .await
+        .expect("tag");
+    let login = RegistryLogin {
+        registry: Registry::parse(&host).unwrap(),
+        username: "AWS".into(),
+        password: "unused".into(),
+    };
+    let pipeline = pipeline(&stack, &repository);
+    let reference = push::candidate_reference(&login.registry, &pipeline, &tag);
+    let err = push::push(&docker, &login, &reference, &Output::plain())
+        .await
+        .expect_err("a registry that hangs up must fail");
+    let no_options = None::<bollard::query_parameters::RemoveImageOptions>;
+    let _ = docker
+        .remove_image(&reference.to_string(), no_options, None)
+        .await;
+    assert_eq!(err.exit_code().code(), 2, "{err:?}");
+    assert!(
+        err.message().contains("EOF"),
+        "not the engine's last error: {err:?}"
+    );
+    assert!(err.message().contains("after 3 attempts"), "{err:?}");
+    let seen = *connections.lock().unwrap();
+    assert!(
+        seen >= 3,
+        "the registry saw {seen} connections for 3 attempts"
+    );
+}

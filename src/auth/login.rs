@@ -83,7 +83,12 @@ async fn get_token(ecr: &aws_sdk_ecr::Client, output: &Output) -> Result<Token> 
     let answer = retry(
         backoff,
         |e: &Error| e.kind() == Kind::Infrastructure,
-        |n, e, wait| tracing::warn!("registry login failed (attempt {n}): {e}; again in {wait:?}"),
+        |n, e, wait| {
+            tracing::warn!(
+                "registry login failed (attempt {n}): {e}; again in {:.1}s",
+                wait.as_secs_f64()
+            )
+        },
         || async {
             ecr.get_authorization_token()
                 .send()

@@ -93,6 +93,11 @@ impl RoleProvider {
             Err(e @ CredentialsError::CredentialsNotLoaded(_)) => {
                 Err(no_chain_credentials(&self.role, Some(e)))
             }
+            Err(e @ CredentialsError::InvalidConfiguration(_)) => {
+                Err(Error::input("the AWS credentials configuration is invalid")
+                    .with_hint("check the AWS profile and AWS_* variables in use")
+                    .with_source(e))
+            }
             Err(e) => Err(
                 Error::infra("cannot load AWS credentials from the standard chain")
                     .with_hint("check the AWS profile, environment or instance role in use")
@@ -124,7 +129,10 @@ impl RoleProvider {
             backoff,
             |e: &Error| e.kind() == Kind::Infrastructure,
             |n, e, wait| {
-                tracing::warn!("assuming role failed (attempt {n}): {e}; again in {wait:?}")
+                tracing::warn!(
+                    "assuming role failed (attempt {n}): {e}; again in {:.1}s",
+                    wait.as_secs_f64()
+                )
             },
             || self.assume_once(),
         )

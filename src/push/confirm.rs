@@ -35,7 +35,13 @@ pub async fn registry_digest(login: &RegistryLogin, reference: &Reference) -> Re
     retry(
         Backoff::default(),
         |f: &Failure| f.retry,
-        |n, f, wait| tracing::debug!("manifest check {n} failed: {}; again in {wait:?}", f.error),
+        |n, f, wait| {
+            tracing::warn!(
+                "manifest check failed (attempt {n}): {}; again in {:.1}s",
+                f.error,
+                wait.as_secs_f64()
+            )
+        },
         || head(&client, &url, login, reference),
     )
     .await

@@ -17,6 +17,9 @@ pub enum Event {
     Layer(LayerDone),
     /// The manifest was pushed under the tag with this digest.
     Pushed(Digest),
+    /// The engine retries a failed layer upload itself after this many seconds; it counts
+    /// down one line a second.
+    Retrying(u64),
     Other,
 }
 
@@ -43,6 +46,9 @@ pub fn event(status: Option<&str>, current: Option<i64>, total: Option<i64>) -> 
         "Pushed" => Event::Layer(LayerDone::Sent),
         "Layer already exists" => Event::Layer(LayerDone::AlreadyThere),
         s if s.starts_with("Mounted from ") => Event::Layer(LayerDone::AlreadyThere),
+        s if s.starts_with("Retrying in ") => {
+            retry_seconds(s).map_or(Event::Other, Event::Retrying)
+        }
         s => pushed_digest(s).map_or(Event::Other, Event::Pushed),
     }
 }
@@ -51,6 +57,16 @@ pub fn event(status: Option<&str>, current: Option<i64>, total: Option<i64>) -> 
 fn pushed_digest(status: &str) -> Option<Digest> {
     let (_, rest) = status.split_once(": digest: ")?;
     rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The seconds in `Retrying in 5 seconds` (or `1 second`).
+fn retry_seconds(status: &str) -> Option<u64> {
+    status
+        .strip_prefix("Retrying in ")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// What a failed push means.
@@ -151,6 +167,14 @@ mod tests {
         assert_eq!(
             event(Some("Layer already exists"), None, None),
             Event::Layer(LayerDone::AlreadyThere)
+        );
+        assert_eq!(
+            event(Some("Retrying in 15 seconds"), None, None),
+            Event::Retrying(15)
+        );
+        assert_eq!(
+            event(Some("Retrying in 1 second"), None, None),
+            Event::Retrying(1)
         );
         assert_eq!(event(None, None, None), Event::Other);
     }

@@ -64,11 +64,12 @@ impl Failure {
     }
 }
 
-/// How patiently a push is retried: throttling and outages usually pass within a minute.
+/// How patiently a push is retried. The engine already retries each layer upload for about a
+/// minute, so a few whole attempts cover an outage of several minutes.
 fn backoff() -> Backoff {
     Backoff {
-        attempts: 5,
-        first: Duration::from_secs(1),
+        attempts: 3,
+        first: Duration::from_secs(2),
         cap: Duration::from_secs(16),
     }
 }
@@ -267,10 +268,10 @@ mod tests {
         };
         let failure = engine_failure(err, &reference());
         assert!(failure.retry);
-        let err = gave_up(failure, 5, &reference());
+        let err = gave_up(failure, 3, &reference());
         assert_eq!(err.exit_code().code(), 2);
         assert!(err.message().contains("503 Service Unavailable"), "{err:?}");
-        assert!(err.message().contains("after 5 attempts"), "{err:?}");
+        assert!(err.message().contains("after 3 attempts"), "{err:?}");
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl Tally {
                 self.bytes.insert(total, position);
                 return Some((total, position));
             }
-            Event::Pushed(_) | Event::Other => {}
+            Event::Pushed(_) | Event::Retrying(_) | Event::Other => {}
         }
         None
     }
@@ -87,6 +87,7 @@ pub struct Progress {
     tally: Tally,
     bars: BTreeMap<u64, ProgressBar>,
     last_line: Instant,
+    counting_down: Option<u64>,
 }
 
 impl Progress {
@@ -97,10 +98,24 @@ impl Progress {
             tally: Tally::default(),
             bars: BTreeMap::new(),
             last_line: Instant::now(),
+            counting_down: None,
         }
     }
 
     pub fn observe(&mut self, event: &Event) {
+        // A countdown starts with its highest number; only that line is worth telling.
+        if let Event::Retrying(seconds) = *event
+            && self.counting_down.is_none_or(|last| seconds > last)
+        {
+            tracing::info!(
+                "the registry failed a layer upload of {}; the engine tries again in {seconds}s",
+                self.reference
+            );
+        }
+        self.counting_down = match *event {
+            Event::Retrying(seconds) => Some(seconds),
+            _ => None,
+        };
         let moved = self.tally.count(event);
         if self.output.bars {
             if let Some((total, position)) = moved {
