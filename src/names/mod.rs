@@ -7,7 +7,7 @@ mod reference;
 mod tag;
 
 pub use digest::Digest;
-pub use reference::{Reference, Registry, Repository};
+pub use reference::{Reference, Registry, Repository, Target};
 pub use tag::ImageTag;
 
 /// Why a name was refused; the caller adds where it came from.

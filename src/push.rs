@@ -1,1 +1,0 @@
-//! The push part of the pipeline.
