@@ -466,6 +466,22 @@ fn rule4_without_a_release_the_next_version_is_initial() {
 }
 
 #[test]
+fn rule4_without_a_reachable_release_a_prerelease_above_initial_leads() {
+    let repo = Repo::new();
+    repo.commit("feat: one");
+    repo.tag("v1.0.0-rc.1");
+    repo.commit("fix: two");
+    repo.git(&["checkout", "-q", "--orphan", "other"]);
+    repo.commit("feat: elsewhere");
+    repo.tag("v3.0.0");
+    repo.git(&["checkout", "-q", "main"]);
+    let info = repo.info();
+    assert_eq!(info.base, None);
+    assert_eq!(info.distance, 2);
+    assert_eq!(info.version.to_string(), "1.0.0-dev.2");
+}
+
+#[test]
 fn rule5_distance_is_rev_list_count_across_merges() {
     let repo = Repo::new();
     repo.commit("feat: one");

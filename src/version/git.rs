@@ -198,28 +198,45 @@ impl Git {
         let mut nearest = Nearest::default();
         let mut queue = BinaryHeap::new();
         let mut order = 0u64;
-        let first = self.commit(head)?;
-        queue.push((first.time().seconds(), u64::MAX, head));
+        queue.push(Queued::new(self.commit(head)?, order));
         nearest.seen.insert(head);
-        while let Some((_, _, oid)) = queue.pop() {
-            if is_release(oid) {
-                nearest.base = Some(oid);
+        while let Some(Queued { commit, .. }) = queue.pop() {
+            if is_release(commit.id()) {
+                nearest.base = Some(commit.id());
                 break;
             }
-            let commit = self.commit(oid)?;
             if commit.parent_count() == 0 && self.repo.is_shallow() && has_parent_lines(&commit) {
                 nearest.hit_shallow_end = true;
             }
             for parent in commit.parent_ids() {
                 if nearest.seen.insert(parent) {
-                    let time = self.commit(parent)?.time().seconds();
                     order += 1;
-                    // Among commits of the same second, the one queued first comes out first.
-                    queue.push((time, u64::MAX - order, parent));
+                    queue.push(Queued::new(self.commit(parent)?, order));
                 }
             }
         }
         Ok(nearest)
+    }
+
+    /// The number of commits reachable from `head`, in libgit2's own walk, which reads only
+    /// parents.
+    pub fn count(&self, head: Oid) -> Result<u64> {
+        let mut walk = self
+            .repo
+            .revwalk()
+            .map_err(|e| self.read_error("the history", e))?;
+        walk.push(head)
+            .map_err(|e| self.read_error("the history", e))?;
+        let mut count = 0;
+        for oid in walk {
+            oid.map_err(|e| self.read_error("the history", e))?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow()
     }
 
     /// Which of `candidates` are not reachable from `head`, in one walk that stops once every
@@ -302,6 +319,44 @@ impl Git {
             ),
         )
         .with_source(e)
+    }
+}
+
+/// A commit waiting in the newest-first walk; each commit is read once, when queued.
+struct Queued<'r> {
+    time: i64,
+    /// Among commits of the same second, the one queued first comes out first.
+    order: std::cmp::Reverse<u64>,
+    commit: git2::Commit<'r>,
+}
+
+impl<'r> Queued<'r> {
+    fn new(commit: git2::Commit<'r>, order: u64) -> Self {
+        Queued {
+            time: commit.time().seconds(),
+            order: std::cmp::Reverse(order),
+            commit,
+        }
+    }
+}
+
+impl PartialEq for Queued<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Queued<'_> {}
+
+impl PartialOrd for Queued<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.order).cmp(&(other.time, other.order))
     }
 }
 

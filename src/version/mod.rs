@@ -179,9 +179,23 @@ fn find_version(
             .and_then(|versions| versions.iter().filter(|v| v.pre.is_empty()).max())
             .copied()
     };
+    if tags.is_empty() && !git.is_shallow() {
+        // Nothing to look for: libgit2's walk counts the history faster than a search would.
+        let distance = git.count(head.commit)?;
+        return Ok(without_base(distance, None, settings));
+    }
     let nearest = git.walk_to_nearest(head.commit, |oid| highest_release_on(oid).is_some())?;
     let Some(nearest_commit) = nearest.base else {
-        return without_base(git, tags, &nearest, settings);
+        if nearest.hit_shallow_end {
+            return Err(shallow_error(git));
+        }
+        let highest_prerelease = tags
+            .iter()
+            .filter(|t| !t.version.pre.is_empty() && nearest.seen.contains(&t.commit))
+            .map(|t| &t.version)
+            .max();
+        let distance = nearest.seen.len() as u64;
+        return Ok(without_base(distance, highest_prerelease, settings));
     };
     let nearest_version =
         highest_release_on(nearest_commit).expect("the walk stopped on a release");
@@ -235,38 +249,34 @@ fn find_version(
     })
 }
 
-/// No release is reachable: the next version is `initial` (or a reachable pre-release above it)
-/// and every commit counts, unless a shallow clone hid the releases (rule 11).
+/// No release is reachable: the next version is `initial`, or a reachable pre-release above it,
+/// and every commit counts.
 fn without_base(
-    git: &Git,
-    tags: &[ReleaseTag],
-    nearest: &git::Nearest,
+    distance: u64,
+    highest_prerelease: Option<&Version>,
     settings: &VersionSection,
-) -> Result<Found> {
-    if nearest.hit_shallow_end {
-        return Err(Error::input(format!(
-            "the clone at {} is shallow and its history ends before any release tag",
-            git.location().display()
-        ))
-        .with_hint(
-            "fetch the full history with tags: `git fetch --unshallow --tags`, \
-             or `fetch-depth: 0` with actions/checkout",
-        ));
-    }
-    let highest_prerelease = tags
-        .iter()
-        .filter(|t| !t.version.pre.is_empty() && nearest.seen.contains(&t.commit))
-        .map(|t| &t.version)
-        .max();
-    let initial = rules::without_build(&settings.initial);
+) -> Found {
+    let initial = &settings.initial;
     let initial = Version::new(initial.major, initial.minor, initial.patch);
-    Ok(Found {
+    Found {
         next: rules::next_release(initial, highest_prerelease),
         tagged: false,
         base: None,
-        distance: nearest.seen.len() as u64,
+        distance,
         bump: Bump::None,
-    })
+    }
+}
+
+/// Rule 11: a shallow clone that ends before any release cannot know its version.
+fn shallow_error(git: &Git) -> Error {
+    Error::input(format!(
+        "the clone at {} is shallow and its history ends before any release tag",
+        git.location().display()
+    ))
+    .with_hint(
+        "fetch the full history with tags: `git fetch --unshallow --tags`, \
+         or `fetch-depth: 0` with actions/checkout",
+    )
 }
 
 /// What the tags of a run are made from.
