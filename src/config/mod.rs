@@ -103,6 +103,13 @@ impl Pipeline {
             ))
             .with_hint("add role-arn = \"arn:aws:iam::<account>:role/<name>\" to [auth]"));
         }
+        if let Err(e) = crate::version::check_templates(&file.tags) {
+            let err = Error::input(format!("{shown}: tags: {}", e.message()));
+            return Err(match e.hint() {
+                Some(hint) => err.with_hint(hint),
+                None => err,
+            });
+        }
         for entry in &file.scan.ignore {
             if entry.id.trim().is_empty() || entry.reason.trim().is_empty() {
                 return Err(Error::input(format!(

@@ -1,12 +1,30 @@
 //! The version stage: the version and image tags of HEAD, derived from git (DESIGN.md section 4).
+//!
+//! [`derive`] reads what it needs from the repository ([`git`]), applies the version rules
+//! ([`rules`]), finds the channel ([`channel`]) and renders the tags, built-in ones first and
+//! the `[tags]` templates ([`templates`]) after them.
 
+pub mod channel;
+mod git;
+#[cfg(test)]
+mod props;
+pub mod rules;
+pub mod templates;
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::path::Path;
 
+use semver::Version;
 use serde::Serialize;
 
-use crate::config::{TagsSection, VersionSection};
+pub use channel::Channel;
+pub use templates::check_templates;
+
+use crate::config::{BumpMode, TagsSection, VersionSection};
 use crate::error::{Error, Result};
 use crate::names::ImageTag;
+use git::{Git, Head, ReleaseTag};
 
 /// What the CI environment says about the run: the refs GitHub Actions sets.
 #[derive(Debug, Clone, Default)]
@@ -29,11 +47,18 @@ impl Env {
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionInfo {
     pub version: semver::Version,
+    /// An exactly tagged version without pre-release part.
     pub release: bool,
+    /// The release the version counts from: the highest reachable release for an untagged
+    /// commit, the release itself for a tagged one, `None` when there is none (or HEAD carries
+    /// a pre-release, which never serves as a base).
     pub base: Option<semver::Version>,
+    /// Commits since `base` (`git rev-list --count base..HEAD`); every commit of HEAD without a
+    /// base.
     pub distance: u64,
     pub bump: Bump,
     pub commit: String,
+    /// The branch the run is for, as named in git or by GitHub; `None` when detached.
     pub branch: Option<String>,
     pub channel: String,
     pub tags: Tags,
@@ -45,7 +70,8 @@ pub struct VersionInfo {
     pub dirty: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How the commits since the base raise it; `None` for a tagged commit or when there is no base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Bump {
     None,
@@ -54,7 +80,19 @@ pub enum Bump {
     Major,
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl Bump {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bump::None => "none",
+            Bump::Patch => "patch",
+            Bump::Minor => "minor",
+            Bump::Major => "major",
+        }
+    }
+}
+
+/// The image tags of a run: pushed with the build, and added after the gate passed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Tags {
     pub candidate: Vec<ImageTag>,
     pub promote: Vec<ImageTag>,
@@ -62,10 +100,354 @@ pub struct Tags {
 
 /// Derives the version of HEAD of the repository that contains `dir`.
 pub fn derive(
-    _dir: &Path,
-    _settings: &VersionSection,
-    _templates: &TagsSection,
-    _env: &Env,
+    dir: &Path,
+    settings: &VersionSection,
+    templates: &TagsSection,
+    env: &Env,
 ) -> Result<VersionInfo> {
-    Err(Error::input("version derivation is being written"))
+    check_templates(templates)?;
+    let git = Git::open(dir)?;
+    let head = git.head()?;
+    let release_tags = git.release_tags(&settings.tag_prefix)?;
+    tracing::debug!("{} release tags", release_tags.len());
+    let found = find_version(&git, &head, &release_tags, settings)?;
+    let branch = channel::branch_of(env, head.branch.as_deref());
+    let channel = Channel::of(env, branch.as_deref(), &settings.default_branch);
+    let version = if found.tagged {
+        found.next.clone()
+    } else {
+        rules::untagged_version(&found.next, &channel.to_string(), found.distance)
+    };
+    let commit = head.commit.to_string();
+    let all_releases: Vec<&Version> = release_tags.iter().map(|t| &t.version).collect();
+    let plan = TagPlan {
+        version: &version,
+        tagged: found.tagged,
+        commit: &commit,
+        branch: branch.as_deref(),
+        channel: &channel,
+        all_releases: &all_releases,
+    };
+    let tags = plan.tags(templates)?;
+    Ok(VersionInfo {
+        release: found.tagged && version.pre.is_empty(),
+        base: found.base,
+        distance: found.distance,
+        bump: found.bump,
+        commit,
+        branch,
+        channel: channel.to_string(),
+        tags,
+        commit_time: head.time,
+        dirty: git.is_dirty()?,
+        version,
+    })
+}
+
+/// The version rules applied to the history: the tagged version, or the next release with its
+/// base, distance and bump.
+#[derive(Debug)]
+struct Found {
+    /// The tagged version, or the next release for an untagged commit.
+    next: Version,
+    tagged: bool,
+    base: Option<Version>,
+    distance: u64,
+    bump: Bump,
+}
+
+fn find_version(
+    git: &Git,
+    head: &Head,
+    tags: &[ReleaseTag],
+    settings: &VersionSection,
+) -> Result<Found> {
+    let on_commit = git::by_commit(tags);
+    if let Some(on_head) = on_commit.get(&head.commit) {
+        let version = (*on_head.iter().max().expect("a tagged commit has a version")).clone();
+        return Ok(Found {
+            base: version.pre.is_empty().then(|| version.clone()),
+            next: version,
+            tagged: true,
+            distance: 0,
+            bump: Bump::None,
+        });
+    }
+    let highest_release_on = |oid| {
+        on_commit
+            .get(&oid)
+            .and_then(|versions| versions.iter().filter(|v| v.pre.is_empty()).max())
+            .copied()
+    };
+    if tags.is_empty() && !git.is_shallow() {
+        // Nothing to look for: libgit2's walk counts the history faster than a search would.
+        let distance = git.count(head.commit)?;
+        return Ok(without_base(distance, None, settings));
+    }
+    let nearest = git.walk_to_nearest(head.commit, |oid| highest_release_on(oid).is_some())?;
+    let Some(nearest_commit) = nearest.base else {
+        if nearest.hit_shallow_end {
+            return Err(shallow_error(git));
+        }
+        let highest_prerelease = tags
+            .iter()
+            .filter(|t| !t.version.pre.is_empty() && nearest.seen.contains(&t.commit))
+            .map(|t| &t.version)
+            .max();
+        let distance = nearest.seen.len() as u64;
+        return Ok(without_base(distance, highest_prerelease, settings));
+    };
+    let nearest_version =
+        highest_release_on(nearest_commit).expect("the walk stopped on a release");
+    // The nearest release is the base in a history whose tags rise with time. A higher version
+    // can still be reachable (a tag placed out of order, an older line merged in), and a
+    // pre-release above the next version matters too: everything above the nearest release is
+    // checked in one walk.
+    let higher: Vec<&ReleaseTag> = tags
+        .iter()
+        .filter(|t| t.version.cmp_precedence(nearest_version) == Ordering::Greater)
+        .collect();
+    let unknown: Vec<_> = higher
+        .iter()
+        .map(|t| t.commit)
+        .filter(|c| !nearest.seen.contains(c))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let unreachable = if unknown.is_empty() {
+        HashSet::new()
+    } else {
+        git.unreachable_among(head.commit, &unknown)?
+    };
+    let reachable_higher = || higher.iter().filter(|t| !unreachable.contains(&t.commit));
+    let (base, base_commit) = reachable_higher()
+        .filter(|t| t.version.pre.is_empty())
+        .max_by(|a, b| a.version.cmp(&b.version))
+        .map_or((nearest_version, nearest_commit), |t| {
+            (&t.version, t.commit)
+        });
+    let highest_prerelease = reachable_higher()
+        .filter(|t| !t.version.pre.is_empty())
+        .map(|t| &t.version)
+        .max();
+    let mut bump = Bump::Patch;
+    let conventional = settings.bump == BumpMode::Conventional;
+    let distance = git.range(head.commit, base_commit, |message| {
+        bump = bump.max(rules::commit_bump(message));
+        conventional && bump < Bump::Major
+    })?;
+    if !conventional {
+        bump = Bump::Patch;
+    }
+    let next = rules::next_release(rules::bumped(base, bump), highest_prerelease);
+    Ok(Found {
+        next,
+        tagged: false,
+        base: Some(base.clone()),
+        distance,
+        bump,
+    })
+}
+
+/// No release is reachable: the next version is `initial`, or a reachable pre-release above it,
+/// and every commit counts.
+fn without_base(
+    distance: u64,
+    highest_prerelease: Option<&Version>,
+    settings: &VersionSection,
+) -> Found {
+    let initial = &settings.initial;
+    let initial = Version::new(initial.major, initial.minor, initial.patch);
+    Found {
+        next: rules::next_release(initial, highest_prerelease),
+        tagged: false,
+        base: None,
+        distance,
+        bump: Bump::None,
+    }
+}
+
+/// Rule 11: a shallow clone that ends before any release cannot know its version.
+fn shallow_error(git: &Git) -> Error {
+    Error::input(format!(
+        "the clone at {} is shallow and its history ends before any release tag",
+        git.location().display()
+    ))
+    .with_hint(
+        "fetch the full history with tags: `git fetch --unshallow --tags`, \
+         or `fetch-depth: 0` with actions/checkout",
+    )
+}
+
+/// What the tags of a run are made from.
+struct TagPlan<'a> {
+    version: &'a Version,
+    tagged: bool,
+    commit: &'a str,
+    branch: Option<&'a str>,
+    channel: &'a Channel,
+    all_releases: &'a [&'a Version],
+}
+
+impl TagPlan<'_> {
+    /// The candidate and promote tags: built-in ones first, then the templates, each sanitised
+    /// (rule 10), duplicates dropped with the first kept.
+    fn tags(&self, templates: &TagsSection) -> Result<Tags> {
+        let values = self.template_values();
+        let render = |list: &[String]| -> Result<Vec<String>> {
+            list.iter().map(|t| templates::render(t, &values)).collect()
+        };
+        let mut candidate = vec![format!("sha-{}", &self.commit[..7])];
+        candidate.extend(render(&templates.candidate)?);
+        let mut promote = self.builtin_promote();
+        promote.extend(render(&templates.promote)?);
+        Ok(Tags {
+            candidate: sanitize_all(&candidate),
+            promote: sanitize_all(&promote),
+        })
+    }
+
+    /// Rule 9: a release moves its floating tags, a tagged pre-release gets its version alone,
+    /// an untagged commit its version and its branch tag.
+    fn builtin_promote(&self) -> Vec<String> {
+        let version = rules::without_build(self.version).to_string();
+        let mut tags = vec![version];
+        if self.tagged && self.version.pre.is_empty() {
+            tags.extend(rules::floating_tags(
+                self.version,
+                self.all_releases.iter().copied(),
+            ));
+        } else if !self.tagged {
+            tags.extend(self.channel.branch_tag());
+        }
+        tags
+    }
+
+    fn template_values(&self) -> templates::Values {
+        templates::Values {
+            version: rules::without_build(self.version).to_string(),
+            major: self.version.major,
+            minor: self.version.minor,
+            patch: self.version.patch,
+            sha: self.commit[..7].to_owned(),
+            branch: self.branch.map(channel::slug).unwrap_or_default(),
+            channel: self.channel.to_string(),
+        }
+    }
+}
+
+/// Each name as a valid image tag, in order, without duplicates; a name with nothing usable in
+/// it (a template that rendered empty) is left out.
+fn sanitize_all(names: &[String]) -> Vec<ImageTag> {
+    let mut out: Vec<ImageTag> = Vec::with_capacity(names.len());
+    for name in names {
+        match ImageTag::sanitize(name) {
+            Some(tag) if !out.contains(&tag) => out.push(tag),
+            Some(_) => {}
+            None => tracing::debug!("tag `{name}` has nothing usable in it; left out"),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    fn tags_of(tags: &[ImageTag]) -> Vec<&str> {
+        tags.iter().map(ImageTag::as_str).collect()
+    }
+
+    fn plan<'a>(
+        version: &'a Version,
+        tagged: bool,
+        channel: &'a Channel,
+        all: &'a [&'a Version],
+    ) -> TagPlan<'a> {
+        TagPlan {
+            version,
+            tagged,
+            commit: "abc1234def5678abc1234def5678abc1234def56",
+            branch: Some("main"),
+            channel,
+            all_releases: all,
+        }
+    }
+
+    #[test]
+    fn untagged_commits_get_version_then_branch_tag() {
+        let version = v("1.5.0-dev.7");
+        let channel = Channel::Dev {
+            slug: "main".into(),
+        };
+        let tags = plan(&version, false, &channel, &[])
+            .tags(&TagsSection::default())
+            .unwrap();
+        assert_eq!(tags_of(&tags.candidate), ["sha-abc1234"]);
+        assert_eq!(tags_of(&tags.promote), ["1.5.0-dev.7", "main"]);
+    }
+
+    #[test]
+    fn build_metadata_never_reaches_a_tag() {
+        let version = v("1.2.3+build.7");
+        let releases = [&version];
+        let channel = Channel::Detached;
+        let tags = plan(&version, true, &channel, &releases)
+            .tags(&TagsSection::default())
+            .unwrap();
+        assert_eq!(tags_of(&tags.promote), ["1.2.3", "1.2", "1", "latest"]);
+    }
+
+    #[test]
+    fn templates_come_after_builtin_tags_and_duplicates_go() {
+        let version = v("1.5.0-dev.7");
+        let channel = Channel::Dev {
+            slug: "main".into(),
+        };
+        let templates = TagsSection {
+            candidate: vec!["sha-{sha}".into(), "{channel}-{sha}".into()],
+            promote: vec![
+                "{branch}".into(),
+                "{major}.{minor}-edge".into(),
+                "}{major}".into(),
+            ],
+        };
+        let err = plan(&version, false, &channel, &[])
+            .tags(&templates)
+            .unwrap_err();
+        assert!(err.message().contains("brace"));
+        let templates = TagsSection {
+            promote: vec!["{branch}".into(), "{major}.{minor}-edge".into()],
+            ..templates
+        };
+        let tags = plan(&version, false, &channel, &[])
+            .tags(&templates)
+            .unwrap();
+        assert_eq!(tags_of(&tags.candidate), ["sha-abc1234", "dev-abc1234"]);
+        assert_eq!(tags_of(&tags.promote), ["1.5.0-dev.7", "main", "1.5-edge"]);
+    }
+
+    #[test]
+    fn a_tagged_prerelease_gets_its_version_alone() {
+        let version = v("1.0.0-rc.10");
+        let channel = Channel::Dev {
+            slug: "main".into(),
+        };
+        let tags = plan(&version, true, &channel, &[])
+            .tags(&TagsSection::default())
+            .unwrap();
+        assert_eq!(tags_of(&tags.promote), ["1.0.0-rc.10"]);
+    }
+
+    #[test]
+    fn empty_renderings_are_left_out() {
+        assert_eq!(
+            tags_of(&sanitize_all(&["".into(), "a".into(), "a".into()])),
+            ["a"]
+        );
+    }
 }
