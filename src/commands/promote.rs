@@ -133,7 +133,13 @@ pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCod
         .filter(|d| d.action == Action::Unchanged)
         .count();
     stage.done(&format!("{written} written, {unchanged} unchanged"));
-    output.set_output("promoted-tags", &join(&tags));
+    let on_digest: Vec<ImageTag> = report
+        .decisions
+        .iter()
+        .filter(|d| d.action.writes() || d.action == Action::Unchanged)
+        .map(|d| d.tag.clone())
+        .collect();
+    output.set_output("promoted-tags", &join(&on_digest));
     output.result(&report);
     Ok(ExitCode::Success)
 }
@@ -145,7 +151,6 @@ fn check_verdict(digest: &Digest, force: bool, output: &Output) -> Result<()> {
         output.warn(&format!(
             "--force: promoting {digest} without checking for a passing gate verdict"
         ));
-        tracing::warn!("promotion of {digest} forced past the gate");
         return Ok(());
     }
     if gate::verdict::passed(digest)? {
