@@ -1,1 +1,0 @@
-//! The registry part of the pipeline.
