@@ -41,15 +41,28 @@ impl Plan {
     pub fn of(pipeline: &Pipeline, version: VersionInfo) -> Plan {
         let registry = pipeline.registry().map(|r| r.to_string());
         let repository = pipeline.file.registry.repository.to_string();
-        let candidate_tag = version.tags.candidate.first().map(|t| t.to_string()).unwrap_or_default();
-        let host = registry.clone().unwrap_or_else(|| "<ecr registry>".to_owned());
+        let candidate_tag = version
+            .tags
+            .candidate
+            .first()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let host = registry
+            .clone()
+            .unwrap_or_else(|| "<ecr registry>".to_owned());
         Plan {
             pipeline: pipeline.path.display().to_string(),
             auth: auth::describe(pipeline),
             candidate: format!("{host}/{repository}:{candidate_tag}"),
             registry,
             repository,
-            stages: STAGES.iter().map(|s| PlannedStage { name: s.name(), does: s.describe() }).collect(),
+            stages: STAGES
+                .iter()
+                .map(|s| PlannedStage {
+                    name: s.name(),
+                    does: s.describe(),
+                })
+                .collect(),
             version,
             file: pipeline.file.clone(),
         }
@@ -57,7 +70,10 @@ impl Plan {
 }
 
 fn list(tags: &[crate::names::ImageTag]) -> String {
-    tags.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+    tags.iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Report for Plan {
@@ -67,7 +83,11 @@ impl Report for Plan {
         out.push_str(&format!(
             "version   {} ({}, commit {})\n",
             v.version,
-            if v.release { "release".to_owned() } else { format!("channel {}", v.channel) },
+            if v.release {
+                "release".to_owned()
+            } else {
+                format!("channel {}", v.channel)
+            },
             &v.commit[..v.commit.len().min(12)]
         ));
         self.auth.human(out);
