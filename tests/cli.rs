@@ -36,7 +36,10 @@ fn version_flag_prints_the_crate_version() {
     let out = agent(&["--version"], repo_root());
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.trim(), format!("vitality-publish {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text.trim(),
+        format!("vitality-publish {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -54,7 +57,10 @@ fn usage_errors_exit_1() {
 
 #[test]
 fn plan_prints_the_resolved_local_pipeline_as_json() {
-    let out = agent(&["plan", "-p", "pipelines/local.toml", "--output", "json"], repo_root());
+    let out = agent(
+        &["plan", "-p", "pipelines/local.toml", "--output", "json"],
+        repo_root(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(doc["file"]["registry"]["repository"], "vitality-dev-app");
@@ -68,7 +74,10 @@ fn plan_without_a_pipeline_file_says_how_to_pass_one() {
     let out = agent(&["plan"], repo_root());
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("error: this command needs a pipeline file"), "{err}");
+    assert!(
+        err.contains("error: this command needs a pipeline file"),
+        "{err}"
+    );
     assert!(err.contains("hint: pass one with -p"), "{err}");
 }
 
@@ -95,7 +104,10 @@ fn p2_unknown_key_exits_1_with_place_and_suggestion() {
     let out = agent(&["plan", "-p", &file], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("p.toml:6:1: unknown key [scan] fail_on"), "{err}");
+    assert!(
+        err.contains("p.toml:6:1: unknown key [scan] fail_on"),
+        "{err}"
+    );
     assert!(err.contains("hint: did you mean `fail-on`?"), "{err}");
 }
 
@@ -103,11 +115,17 @@ fn p2_unknown_key_exits_1_with_place_and_suggestion() {
 #[test]
 fn p3_unset_variable_exits_1_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write_pipeline(dir.path(), &format!("{BASE}[auth]\nrole-arn = \"${{CI_ROLE}}\"\n"));
+    let file = write_pipeline(
+        dir.path(),
+        &format!("{BASE}[auth]\nrole-arn = \"${{CI_ROLE}}\"\n"),
+    );
     let out = agent(&["plan", "-p", &file], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("environment variable CI_ROLE is not set"), "{err}");
+    assert!(
+        err.contains("environment variable CI_ROLE is not set"),
+        "{err}"
+    );
     assert!(err.contains("auth.role-arn"), "{err}");
 }
 
