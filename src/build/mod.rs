@@ -212,7 +212,7 @@ pub async fn build(docker: &Docker, request: &BuildRequest, output: &Output) -> 
     }
     let steps = follower.steps();
     let image_id = follower.finish()?;
-    tracing::info!("built {} ({image_id}) in {steps} steps", request.tag);
+    tracing::debug!("built {} ({image_id}) in {steps} steps", request.tag);
     Ok(Built {
         image_id,
         reference: request.tag.clone(),

@@ -235,10 +235,13 @@ impl Follower {
             return;
         };
         let elapsed = step.started.elapsed().as_secs_f64();
+        // A finished step becomes a printed line: lines stay in the terminal's scrollback,
+        // finished bars do not survive the end of the display.
         if let Some(bar) = self.bar.take() {
-            bar.set_style(ProgressStyle::with_template("{msg}").expect("static template"));
+            bar.finish_and_clear();
             let mark = if ok { "✓" } else { "✗" };
-            bar.finish_with_message(format!("{mark} {} ({elapsed:.1}s)", step.title));
+            self.output
+                .line(&format!("{mark} {} ({elapsed:.1}s)", step.title));
         }
     }
 
