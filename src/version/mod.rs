@@ -164,14 +164,12 @@ fn find_version(
 ) -> Result<Found> {
     let on_commit = git::by_commit(tags);
     if let Some(on_head) = on_commit.get(&head.commit) {
-        let version = (*on_head.iter().max().expect("a tagged commit has a version")).clone();
-        return Ok(Found {
-            base: version.pre.is_empty().then(|| version.clone()),
-            next: version,
-            tagged: true,
-            distance: 0,
-            bump: Bump::None,
-        });
+        return Ok(exactly_tagged(on_head));
+    }
+    if tags.is_empty() && !git.is_shallow() {
+        // Nothing to look for: libgit2's walk counts the history faster than a search would.
+        let distance = git.count(head.commit)?;
+        return Ok(without_base(distance, None, settings));
     }
     let highest_release_on = |oid| {
         on_commit
@@ -179,11 +177,6 @@ fn find_version(
             .and_then(|versions| versions.iter().filter(|v| v.pre.is_empty()).max())
             .copied()
     };
-    if tags.is_empty() && !git.is_shallow() {
-        // Nothing to look for: libgit2's walk counts the history faster than a search would.
-        let distance = git.count(head.commit)?;
-        return Ok(without_base(distance, None, settings));
-    }
     let nearest = git.walk_to_nearest(head.commit, |oid| highest_release_on(oid).is_some())?;
     let Some(nearest_commit) = nearest.base else {
         if nearest.hit_shallow_end {
@@ -197,56 +190,98 @@ fn find_version(
         let distance = nearest.seen.len() as u64;
         return Ok(without_base(distance, highest_prerelease, settings));
     };
-    let nearest_version =
-        highest_release_on(nearest_commit).expect("the walk stopped on a release");
-    // The nearest release is the base in a history whose tags rise with time. A higher version
-    // can still be reachable (a tag placed out of order, an older line merged in), and a
-    // pre-release above the next version matters too: everything above the nearest release is
-    // checked in one walk.
-    let higher: Vec<&ReleaseTag> = tags
-        .iter()
-        .filter(|t| t.version.cmp_precedence(nearest_version) == Ordering::Greater)
-        .collect();
-    let unknown: Vec<_> = higher
-        .iter()
-        .map(|t| t.commit)
-        .filter(|c| !nearest.seen.contains(c))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let unreachable = if unknown.is_empty() {
-        HashSet::new()
-    } else {
-        git.unreachable_among(head.commit, &unknown)?
+    let nearest_release = ReleaseTag {
+        version: highest_release_on(nearest_commit)
+            .expect("the walk stopped on a release")
+            .clone(),
+        commit: nearest_commit,
     };
-    let reachable_higher = || higher.iter().filter(|t| !unreachable.contains(&t.commit));
-    let (base, base_commit) = reachable_higher()
-        .filter(|t| t.version.pre.is_empty())
-        .max_by(|a, b| a.version.cmp(&b.version))
-        .map_or((nearest_version, nearest_commit), |t| {
-            (&t.version, t.commit)
-        });
-    let highest_prerelease = reachable_higher()
-        .filter(|t| !t.version.pre.is_empty())
-        .map(|t| &t.version)
-        .max();
-    let mut bump = Bump::Patch;
-    let conventional = settings.bump == BumpMode::Conventional;
-    let distance = git.range(head.commit, base_commit, |message| {
-        bump = bump.max(rules::commit_bump(message));
-        conventional && bump < Bump::Major
-    })?;
-    if !conventional {
-        bump = Bump::Patch;
-    }
-    let next = rules::next_release(rules::bumped(base, bump), highest_prerelease);
+    let above = Above::find(git, head, tags, &nearest, &nearest_release)?;
+    let base = above.release.unwrap_or(&nearest_release);
+    let (distance, bump) = distance_and_bump(git, head, base.commit, settings.bump)?;
+    let next = rules::next_release(rules::bumped(&base.version, bump), above.prerelease);
     Ok(Found {
         next,
         tagged: false,
-        base: Some(base.clone()),
+        base: Some(base.version.clone()),
         distance,
         bump,
     })
+}
+
+/// Rule 3: the highest version on HEAD, with no distance or bump.
+fn exactly_tagged(on_head: &[&Version]) -> Found {
+    let version = (*on_head.iter().max().expect("a tagged commit has a version")).clone();
+    Found {
+        base: version.pre.is_empty().then(|| version.clone()),
+        next: version,
+        tagged: true,
+        distance: 0,
+        bump: Bump::None,
+    }
+}
+
+/// The reachable release tags above the nearest release: the highest release, which then is
+/// the base, and the highest pre-release, which may set the next version.
+struct Above<'t> {
+    release: Option<&'t ReleaseTag>,
+    prerelease: Option<&'t Version>,
+}
+
+impl<'t> Above<'t> {
+    /// The nearest release is the base in a history whose tags rise with time. A higher version
+    /// can still be reachable (a tag placed out of order, an older line merged in): every tag
+    /// above the nearest release whose commit the walk did not meet is checked in one more walk.
+    fn find(
+        git: &Git,
+        head: &Head,
+        tags: &'t [ReleaseTag],
+        nearest: &git::Nearest,
+        nearest_release: &ReleaseTag,
+    ) -> Result<Above<'t>> {
+        let higher: Vec<&ReleaseTag> = tags
+            .iter()
+            .filter(|t| t.version.cmp_precedence(&nearest_release.version) == Ordering::Greater)
+            .collect();
+        let unknown: HashSet<_> = higher
+            .iter()
+            .map(|t| t.commit)
+            .filter(|c| !nearest.seen.contains(c))
+            .collect();
+        let unreachable = if unknown.is_empty() {
+            HashSet::new()
+        } else {
+            git.unreachable_among(head.commit, &unknown.into_iter().collect::<Vec<_>>())?
+        };
+        let reachable = || higher.iter().filter(|t| !unreachable.contains(&t.commit));
+        Ok(Above {
+            release: reachable()
+                .filter(|t| t.version.pre.is_empty())
+                .max_by(|a, b| a.version.cmp(&b.version))
+                .copied(),
+            prerelease: reachable()
+                .filter(|t| !t.version.pre.is_empty())
+                .map(|t| &t.version)
+                .max(),
+        })
+    }
+}
+
+/// Rules 5 and 6: the commits since the base, and how their messages bump it.
+fn distance_and_bump(
+    git: &Git,
+    head: &Head,
+    base: git2::Oid,
+    mode: BumpMode,
+) -> Result<(u64, Bump)> {
+    let mut bump = Bump::Patch;
+    let read_messages = mode == BumpMode::Conventional;
+    let distance = git.range(head.commit, base, read_messages, |message| {
+        bump = bump.max(rules::commit_bump(message));
+        // Nothing bumps more than major: the other messages need not be read.
+        bump < Bump::Major
+    })?;
+    Ok((distance, bump))
 }
 
 /// No release is reachable: the next version is `initial`, or a reachable pre-release above it,
