@@ -1,5 +1,5 @@
 //! What the version stage reads from git, through libgit2: the repository and HEAD, the release
-//! tags (peeled once), and three walks that each stop as soon as their answer is known.
+//! tags (peeled once), and walks of the history that each stop as soon as their answer is known.
 //!
 //! Nothing here knows the version rules; it answers narrow questions about the commit graph.
 
