@@ -1,5 +1,5 @@
 //! What the version stage reads from git, through libgit2: the repository and HEAD, the release
-//! tags (peeled once), and three walks that each stop as soon as their answer is known.
+//! tags (peeled once), and walks of the history that each stop as soon as their answer is known.
 //!
 //! Nothing here knows the version rules; it answers narrow questions about the commit graph.
 
@@ -272,10 +272,16 @@ impl Git {
         Ok(unreachable)
     }
 
-    /// The commits reachable from `head` and not from `base` (`git rev-list base..head`): their
-    /// number, and the messages of as many as `read` asks for. `read` returns `false` once it
-    /// needs no more messages.
-    pub fn range(&self, head: Oid, base: Oid, mut read: impl FnMut(&str) -> bool) -> Result<u64> {
+    /// The number of commits reachable from `head` and not from `base` (`git rev-list --count
+    /// base..head`), handing their messages to `read` while `read_messages` holds and `read`
+    /// keeps returning `true`.
+    pub fn range(
+        &self,
+        head: Oid,
+        base: Oid,
+        read_messages: bool,
+        mut read: impl FnMut(&str) -> bool,
+    ) -> Result<u64> {
         let mut walk = self
             .repo
             .revwalk()
@@ -284,7 +290,7 @@ impl Git {
             .and_then(|()| walk.hide(base))
             .map_err(|e| self.read_error("the history", e))?;
         let mut count = 0;
-        let mut reading = true;
+        let mut reading = read_messages;
         for oid in walk {
             let oid = oid.map_err(|e| self.read_error("the history", e))?;
             count += 1;

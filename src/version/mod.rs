@@ -2,13 +2,14 @@
 //!
 //! [`derive`] reads what it needs from the repository ([`git`]), applies the version rules
 //! ([`rules`]), finds the channel ([`channel`]) and renders the tags, built-in ones first and
-//! the `[tags]` templates ([`templates`]) after them.
+//! the `[tags]` templates ([`templates`]) after them ([`tags`]).
 
 pub mod channel;
 mod git;
 #[cfg(test)]
 mod props;
 pub mod rules;
+mod tags;
 pub mod templates;
 
 use std::cmp::Ordering;
@@ -25,6 +26,7 @@ use crate::config::{BumpMode, TagsSection, VersionSection};
 use crate::error::{Error, Result};
 use crate::names::ImageTag;
 use git::{Git, Head, ReleaseTag};
+use tags::TagPlan;
 
 /// What the CI environment says about the run: the refs GitHub Actions sets.
 #[derive(Debug, Clone, Default)]
@@ -164,14 +166,12 @@ fn find_version(
 ) -> Result<Found> {
     let on_commit = git::by_commit(tags);
     if let Some(on_head) = on_commit.get(&head.commit) {
-        let version = (*on_head.iter().max().expect("a tagged commit has a version")).clone();
-        return Ok(Found {
-            base: version.pre.is_empty().then(|| version.clone()),
-            next: version,
-            tagged: true,
-            distance: 0,
-            bump: Bump::None,
-        });
+        return Ok(exactly_tagged(on_head));
+    }
+    if tags.is_empty() && !git.is_shallow() {
+        // Nothing to look for: libgit2's walk counts the history faster than a search would.
+        let distance = git.count(head.commit)?;
+        return Ok(without_base(distance, None, settings));
     }
     let highest_release_on = |oid| {
         on_commit
@@ -179,11 +179,6 @@ fn find_version(
             .and_then(|versions| versions.iter().filter(|v| v.pre.is_empty()).max())
             .copied()
     };
-    if tags.is_empty() && !git.is_shallow() {
-        // Nothing to look for: libgit2's walk counts the history faster than a search would.
-        let distance = git.count(head.commit)?;
-        return Ok(without_base(distance, None, settings));
-    }
     let nearest = git.walk_to_nearest(head.commit, |oid| highest_release_on(oid).is_some())?;
     let Some(nearest_commit) = nearest.base else {
         if nearest.hit_shallow_end {
@@ -197,56 +192,98 @@ fn find_version(
         let distance = nearest.seen.len() as u64;
         return Ok(without_base(distance, highest_prerelease, settings));
     };
-    let nearest_version =
-        highest_release_on(nearest_commit).expect("the walk stopped on a release");
-    // The nearest release is the base in a history whose tags rise with time. A higher version
-    // can still be reachable (a tag placed out of order, an older line merged in), and a
-    // pre-release above the next version matters too: everything above the nearest release is
-    // checked in one walk.
-    let higher: Vec<&ReleaseTag> = tags
-        .iter()
-        .filter(|t| t.version.cmp_precedence(nearest_version) == Ordering::Greater)
-        .collect();
-    let unknown: Vec<_> = higher
-        .iter()
-        .map(|t| t.commit)
-        .filter(|c| !nearest.seen.contains(c))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let unreachable = if unknown.is_empty() {
-        HashSet::new()
-    } else {
-        git.unreachable_among(head.commit, &unknown)?
+    let nearest_release = ReleaseTag {
+        version: highest_release_on(nearest_commit)
+            .expect("the walk stopped on a release")
+            .clone(),
+        commit: nearest_commit,
     };
-    let reachable_higher = || higher.iter().filter(|t| !unreachable.contains(&t.commit));
-    let (base, base_commit) = reachable_higher()
-        .filter(|t| t.version.pre.is_empty())
-        .max_by(|a, b| a.version.cmp(&b.version))
-        .map_or((nearest_version, nearest_commit), |t| {
-            (&t.version, t.commit)
-        });
-    let highest_prerelease = reachable_higher()
-        .filter(|t| !t.version.pre.is_empty())
-        .map(|t| &t.version)
-        .max();
-    let mut bump = Bump::Patch;
-    let conventional = settings.bump == BumpMode::Conventional;
-    let distance = git.range(head.commit, base_commit, |message| {
-        bump = bump.max(rules::commit_bump(message));
-        conventional && bump < Bump::Major
-    })?;
-    if !conventional {
-        bump = Bump::Patch;
-    }
-    let next = rules::next_release(rules::bumped(base, bump), highest_prerelease);
+    let above = Above::find(git, head, tags, &nearest, &nearest_release)?;
+    let base = above.release.unwrap_or(&nearest_release);
+    let (distance, bump) = distance_and_bump(git, head, base.commit, settings.bump)?;
+    let next = rules::next_release(rules::bumped(&base.version, bump), above.prerelease);
     Ok(Found {
         next,
         tagged: false,
-        base: Some(base.clone()),
+        base: Some(base.version.clone()),
         distance,
         bump,
     })
+}
+
+/// Rule 3: the highest version on HEAD, with no distance or bump.
+fn exactly_tagged(on_head: &[&Version]) -> Found {
+    let version = (*on_head.iter().max().expect("a tagged commit has a version")).clone();
+    Found {
+        base: version.pre.is_empty().then(|| version.clone()),
+        next: version,
+        tagged: true,
+        distance: 0,
+        bump: Bump::None,
+    }
+}
+
+/// The reachable release tags above the nearest release: the highest release, which then is
+/// the base, and the highest pre-release, which may set the next version.
+struct Above<'t> {
+    release: Option<&'t ReleaseTag>,
+    prerelease: Option<&'t Version>,
+}
+
+impl<'t> Above<'t> {
+    /// The nearest release is the base in a history whose tags rise with time. A higher version
+    /// can still be reachable (a tag placed out of order, an older line merged in): every tag
+    /// above the nearest release whose commit the walk did not meet is checked in one more walk.
+    fn find(
+        git: &Git,
+        head: &Head,
+        tags: &'t [ReleaseTag],
+        nearest: &git::Nearest,
+        nearest_release: &ReleaseTag,
+    ) -> Result<Above<'t>> {
+        let higher: Vec<&ReleaseTag> = tags
+            .iter()
+            .filter(|t| t.version.cmp_precedence(&nearest_release.version) == Ordering::Greater)
+            .collect();
+        let unknown: HashSet<_> = higher
+            .iter()
+            .map(|t| t.commit)
+            .filter(|c| !nearest.seen.contains(c))
+            .collect();
+        let unreachable = if unknown.is_empty() {
+            HashSet::new()
+        } else {
+            git.unreachable_among(head.commit, &unknown.into_iter().collect::<Vec<_>>())?
+        };
+        let reachable = || higher.iter().filter(|t| !unreachable.contains(&t.commit));
+        Ok(Above {
+            release: reachable()
+                .filter(|t| t.version.pre.is_empty())
+                .max_by(|a, b| a.version.cmp(&b.version))
+                .copied(),
+            prerelease: reachable()
+                .filter(|t| !t.version.pre.is_empty())
+                .map(|t| &t.version)
+                .max(),
+        })
+    }
+}
+
+/// Rules 5 and 6: the commits since the base, and how their messages bump it.
+fn distance_and_bump(
+    git: &Git,
+    head: &Head,
+    base: git2::Oid,
+    mode: BumpMode,
+) -> Result<(u64, Bump)> {
+    let mut bump = Bump::Patch;
+    let read_messages = mode == BumpMode::Conventional;
+    let distance = git.range(head.commit, base, read_messages, |message| {
+        bump = bump.max(rules::commit_bump(message));
+        // Nothing bumps more than major: the other messages need not be read.
+        bump < Bump::Major
+    })?;
+    Ok((distance, bump))
 }
 
 /// No release is reachable: the next version is `initial`, or a reachable pre-release above it,
@@ -277,177 +314,4 @@ fn shallow_error(git: &Git) -> Error {
         "fetch the full history with tags: `git fetch --unshallow --tags`, \
          or `fetch-depth: 0` with actions/checkout",
     )
-}
-
-/// What the tags of a run are made from.
-struct TagPlan<'a> {
-    version: &'a Version,
-    tagged: bool,
-    commit: &'a str,
-    branch: Option<&'a str>,
-    channel: &'a Channel,
-    all_releases: &'a [&'a Version],
-}
-
-impl TagPlan<'_> {
-    /// The candidate and promote tags: built-in ones first, then the templates, each sanitised
-    /// (rule 10), duplicates dropped with the first kept.
-    fn tags(&self, templates: &TagsSection) -> Result<Tags> {
-        let values = self.template_values();
-        let render = |list: &[String]| -> Result<Vec<String>> {
-            list.iter().map(|t| templates::render(t, &values)).collect()
-        };
-        let mut candidate = vec![format!("sha-{}", &self.commit[..7])];
-        candidate.extend(render(&templates.candidate)?);
-        let mut promote = self.builtin_promote();
-        promote.extend(render(&templates.promote)?);
-        Ok(Tags {
-            candidate: sanitize_all(&candidate),
-            promote: sanitize_all(&promote),
-        })
-    }
-
-    /// Rule 9: a release moves its floating tags, a tagged pre-release gets its version alone,
-    /// an untagged commit its version and its branch tag.
-    fn builtin_promote(&self) -> Vec<String> {
-        let version = rules::without_build(self.version).to_string();
-        let mut tags = vec![version];
-        if self.tagged && self.version.pre.is_empty() {
-            tags.extend(rules::floating_tags(
-                self.version,
-                self.all_releases.iter().copied(),
-            ));
-        } else if !self.tagged {
-            tags.extend(self.channel.branch_tag());
-        }
-        tags
-    }
-
-    fn template_values(&self) -> templates::Values {
-        templates::Values {
-            version: rules::without_build(self.version).to_string(),
-            major: self.version.major,
-            minor: self.version.minor,
-            patch: self.version.patch,
-            sha: self.commit[..7].to_owned(),
-            branch: self.branch.map(channel::slug).unwrap_or_default(),
-            channel: self.channel.to_string(),
-        }
-    }
-}
-
-/// Each name as a valid image tag, in order, without duplicates; a name with nothing usable in
-/// it (a template that rendered empty) is left out.
-fn sanitize_all(names: &[String]) -> Vec<ImageTag> {
-    let mut out: Vec<ImageTag> = Vec::with_capacity(names.len());
-    for name in names {
-        match ImageTag::sanitize(name) {
-            Some(tag) if !out.contains(&tag) => out.push(tag),
-            Some(_) => {}
-            None => tracing::debug!("tag `{name}` has nothing usable in it; left out"),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn v(s: &str) -> Version {
-        Version::parse(s).unwrap()
-    }
-
-    fn tags_of(tags: &[ImageTag]) -> Vec<&str> {
-        tags.iter().map(ImageTag::as_str).collect()
-    }
-
-    fn plan<'a>(
-        version: &'a Version,
-        tagged: bool,
-        channel: &'a Channel,
-        all: &'a [&'a Version],
-    ) -> TagPlan<'a> {
-        TagPlan {
-            version,
-            tagged,
-            commit: "abc1234def5678abc1234def5678abc1234def56",
-            branch: Some("main"),
-            channel,
-            all_releases: all,
-        }
-    }
-
-    #[test]
-    fn untagged_commits_get_version_then_branch_tag() {
-        let version = v("1.5.0-dev.7");
-        let channel = Channel::Dev {
-            slug: "main".into(),
-        };
-        let tags = plan(&version, false, &channel, &[])
-            .tags(&TagsSection::default())
-            .unwrap();
-        assert_eq!(tags_of(&tags.candidate), ["sha-abc1234"]);
-        assert_eq!(tags_of(&tags.promote), ["1.5.0-dev.7", "main"]);
-    }
-
-    #[test]
-    fn build_metadata_never_reaches_a_tag() {
-        let version = v("1.2.3+build.7");
-        let releases = [&version];
-        let channel = Channel::Detached;
-        let tags = plan(&version, true, &channel, &releases)
-            .tags(&TagsSection::default())
-            .unwrap();
-        assert_eq!(tags_of(&tags.promote), ["1.2.3", "1.2", "1", "latest"]);
-    }
-
-    #[test]
-    fn templates_come_after_builtin_tags_and_duplicates_go() {
-        let version = v("1.5.0-dev.7");
-        let channel = Channel::Dev {
-            slug: "main".into(),
-        };
-        let templates = TagsSection {
-            candidate: vec!["sha-{sha}".into(), "{channel}-{sha}".into()],
-            promote: vec![
-                "{branch}".into(),
-                "{major}.{minor}-edge".into(),
-                "}{major}".into(),
-            ],
-        };
-        let err = plan(&version, false, &channel, &[])
-            .tags(&templates)
-            .unwrap_err();
-        assert!(err.message().contains("brace"));
-        let templates = TagsSection {
-            promote: vec!["{branch}".into(), "{major}.{minor}-edge".into()],
-            ..templates
-        };
-        let tags = plan(&version, false, &channel, &[])
-            .tags(&templates)
-            .unwrap();
-        assert_eq!(tags_of(&tags.candidate), ["sha-abc1234", "dev-abc1234"]);
-        assert_eq!(tags_of(&tags.promote), ["1.5.0-dev.7", "main", "1.5-edge"]);
-    }
-
-    #[test]
-    fn a_tagged_prerelease_gets_its_version_alone() {
-        let version = v("1.0.0-rc.10");
-        let channel = Channel::Dev {
-            slug: "main".into(),
-        };
-        let tags = plan(&version, true, &channel, &[])
-            .tags(&TagsSection::default())
-            .unwrap();
-        assert_eq!(tags_of(&tags.promote), ["1.0.0-rc.10"]);
-    }
-
-    #[test]
-    fn empty_renderings_are_left_out() {
-        assert_eq!(
-            tags_of(&sanitize_all(&["".into(), "a".into(), "a".into()])),
-            ["a"]
-        );
-    }
 }

@@ -4,7 +4,8 @@ use proptest::prelude::*;
 use semver::{BuildMetadata, Prerelease, Version};
 
 use super::channel::Channel;
-use super::{Env, TagPlan, rules};
+use super::tags::TagPlan;
+use super::{Env, rules};
 use crate::config::TagsSection;
 use crate::names::ImageTag;
 
