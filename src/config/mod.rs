@@ -4,6 +4,7 @@
 //! suggestion, because a typo in CI should cost one glance, not one failed release.
 
 mod expand;
+mod scan_only;
 mod sections;
 
 use std::path::{Path, PathBuf};
@@ -77,6 +78,12 @@ impl Pipeline {
         };
         pipeline.check()?;
         Ok(pipeline)
+    }
+
+    /// Only the `[scan]` table of a pipeline file, checked as in the whole file; the other
+    /// tables are neither required nor expanded.
+    pub fn load_scan(path: &Path) -> Result<ScanSection> {
+        scan_only::load(path)
     }
 
     /// Rules that span more than one value.
@@ -217,12 +224,7 @@ fn table_at(text: &str, offset: usize) -> String {
     text[..offset.min(text.len())]
         .lines()
         .rev()
-        .find_map(|line| {
-            let line = line.trim();
-            let inner = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]"));
-            inner.or_else(|| line.strip_prefix('[').and_then(|l| l.strip_suffix(']')))
-        })
-        .map(|t| t.trim().to_owned())
+        .find_map(scan_only::table_header)
         .unwrap_or_default()
 }
 
