@@ -9,7 +9,7 @@ use std::time::Duration;
 use bollard::Docker;
 use serde::Serialize;
 
-use crate::auth;
+use crate::auth::{self, Session};
 use crate::build::{self, BuildRequest};
 use crate::commands::version::derive_for;
 use crate::config::Pipeline;
@@ -84,14 +84,18 @@ pub struct StageRecord {
     pub summary: String,
 }
 
-/// What a run made, stage by stage: each stage adds its part.
-#[derive(Debug, Default)]
-struct Run {
-    version: Option<VersionInfo>,
-    pushed: Option<Pushed>,
-    verdict: Option<GateReport>,
-    promotion: Option<PromotionReport>,
+/// A run in progress: what every stage needs, and the record of the stages so far.
+struct Run<'a> {
+    pipeline: &'a Pipeline,
+    output: &'a Output,
     stages: Vec<StageRecord>,
+}
+
+/// The built image and the engine that holds it.
+struct Image {
+    docker: Docker,
+    /// The name the build gave the image.
+    local: String,
 }
 
 /// The outcome of a run that reached the gate: the gate's verdict decides whether anything was
@@ -140,110 +144,34 @@ impl Published {
 
 /// Runs every stage in order on one pipeline file.
 pub async fn publish(pipeline: &Pipeline, options: Options, output: &Output) -> Result<Published> {
-    let mut run = Run::default();
-    let stage = output.stage(Stage::Version.name(), Stage::Version.describe());
-    let info = derive_for(Some(pipeline), None, &Env::from_process())?;
-    check_clean(&info, options)?;
-    let summary = format!("{} ({})", info.version, list(&info.tags.promote));
-    run.record(Stage::Version, stage.done(&summary), summary);
-    run.version = Some(info.clone());
-
-    let docker = engine::connect().await?;
-    let local = local_reference(pipeline, &info)?;
-    let stage = output.stage(Stage::Build.name(), &format!("build {local}"));
-    let source = pipeline
-        .file
-        .image
-        .source
-        .clone()
-        .or_else(|| build::origin_url(&pipeline.file.image.context));
-    let request = BuildRequest::new(
-        &pipeline.file.image,
-        &info,
-        source.as_deref(),
-        local.to_string(),
-    );
-    let built = build::build(&docker, &request, output).await?;
-    let summary = format!("image {}", short_id(&built.image_id));
-    run.record(Stage::Build, stage.done(&summary), summary);
-
-    let stage = output.stage(Stage::Auth.name(), Stage::Auth.describe());
-    let session = auth::session(pipeline, output).await?;
-    let login = session.registry_login(pipeline, output).await?;
-    let summary = format!("logged in to {}", login.registry);
-    run.record(Stage::Auth, stage.done(&summary), summary);
-
-    let candidate = Reference::tagged(
-        &login.registry,
-        &pipeline.file.registry.repository,
-        &info.tags.candidate[0],
-    );
-    let stage = output.stage(Stage::Push.name(), &format!("push {candidate}"));
-    name_for_push(&docker, &local, &candidate).await?;
-    let pushed = push::push(&docker, &login, &candidate, output).await?;
-    let pushed_at = tokio::time::Instant::now();
-    let manifests = HttpManifests::new(login.clone(), pipeline.file.registry.repository.clone())?;
-    extra_candidates(
-        &manifests,
-        &pushed.digest,
-        &info.tags.candidate[1..],
+    let mut run = Run {
+        pipeline,
         output,
-    )
-    .await?;
-    let summary = format!("{}", pushed.digest);
-    run.record(Stage::Push, stage.done(&summary), summary);
-    run.pushed = Some(pushed.clone());
-
-    let scans = EcrScans::new(
-        session.ecr(),
-        pipeline
-            .file
-            .registry
-            .account
-            .as_ref()
-            .map(|a| a.as_str().to_owned()),
-        pipeline.file.registry.repository.clone(),
-    );
-    let today = time::OffsetDateTime::now_utc().date();
-    let started = std::time::Instant::now();
-    let verdict = gate::run_gate(
-        &scans,
-        &pushed.digest,
-        &pipeline.file.registry.repository,
-        &pipeline.file.scan,
-        today,
-        pushed_at,
-        output,
-    )
-    .await?;
-    run.record(Stage::Gate, started.elapsed(), verdict.verdict_line());
-    let passed = verdict.passed();
-    run.verdict = Some(verdict);
-
-    if passed {
-        // A new login: the scan wait may have outlived the push's token.
-        let login = session.registry_login(pipeline, output).await?;
-        let manifests = HttpManifests::new(login, pipeline.file.registry.repository.clone())?;
-        let stage = output.stage(Stage::Promote.name(), &format!("tag {}", pushed.digest));
-        let promotion = promote::promote(
-            &manifests,
-            &pushed.digest,
-            &info.tags.promote,
-            &info.version,
-            pipeline.file.promote.latest,
-            output,
-        )
-        .await?;
-        let summary = promotion_summary(&promotion);
-        run.record(Stage::Promote, stage.done(&summary), summary);
-        run.promotion = Some(promotion);
+        stages: Vec::new(),
+    };
+    let version = run.version(options)?;
+    let image = run.build(&version).await?;
+    let session = run.auth().await?;
+    let (pushed, pushed_at) = run.push(&session, &image, &version).await?;
+    let verdict = run.gate(&session, &pushed, pushed_at).await?;
+    let promotion = if verdict.passed() {
+        Some(run.promote(&session, &pushed, &version).await?)
     } else {
         output.line("    promote skipped: the gate did not pass, so no tag was promoted");
-    }
-    Ok(run.finish(&pipeline.file.registry.repository.to_string(), candidate))
+        None
+    };
+    Ok(Published {
+        image: format!("{}@{}", pushed.reference.name(), pushed.digest),
+        digest: pushed.digest,
+        candidate: pushed.reference.to_string(),
+        version,
+        verdict,
+        promotion,
+        stages: run.stages,
+    })
 }
 
-impl Run {
+impl Run<'_> {
     fn record(&mut self, stage: Stage, took: Duration, summary: String) {
         self.stages.push(StageRecord {
             stage,
@@ -252,17 +180,123 @@ impl Run {
         });
     }
 
-    fn finish(self, repository: &str, candidate: Reference) -> Published {
-        let pushed = self.pushed.expect("the push stage ran");
-        Published {
-            version: self.version.expect("the version stage ran"),
-            image: format!("{}/{repository}@{}", candidate.registry, pushed.digest),
-            digest: pushed.digest,
-            candidate: candidate.to_string(),
-            verdict: self.verdict.expect("the gate stage ran"),
-            promotion: self.promotion,
-            stages: self.stages,
-        }
+    fn version(&mut self, options: Options) -> Result<VersionInfo> {
+        let stage = self
+            .output
+            .stage(Stage::Version.name(), Stage::Version.describe());
+        let info = derive_for(Some(self.pipeline), None, &Env::from_process())?;
+        check_clean(&info, options)?;
+        let summary = format!("{} ({})", info.version, list(&info.tags.promote));
+        self.record(Stage::Version, stage.done(&summary), summary);
+        Ok(info)
+    }
+
+    async fn build(&mut self, info: &VersionInfo) -> Result<Image> {
+        let docker = engine::connect().await?;
+        let local = local_reference(self.pipeline, info)?;
+        let stage = self
+            .output
+            .stage(Stage::Build.name(), &format!("build {local}"));
+        let image = &self.pipeline.file.image;
+        let source = image
+            .source
+            .clone()
+            .or_else(|| build::origin_url(&image.context));
+        let request = BuildRequest::new(image, info, source.as_deref(), local.clone());
+        let built = build::build(&docker, &request, self.output).await?;
+        let summary = format!("image {}", short_id(&built.image_id));
+        self.record(Stage::Build, stage.done(&summary), summary);
+        Ok(Image { docker, local })
+    }
+
+    async fn auth(&mut self) -> Result<Session> {
+        let stage = self
+            .output
+            .stage(Stage::Auth.name(), Stage::Auth.describe());
+        let session = auth::session(self.pipeline, self.output).await?;
+        let summary = auth::describe(self.pipeline).role_arn.map_or_else(
+            || "the chain's own credentials".to_owned(),
+            |role| format!("as {role}"),
+        );
+        self.record(Stage::Auth, stage.done(&summary), summary);
+        Ok(session)
+    }
+
+    /// Pushes the candidate tag with a login fetched right before it, so a long build cannot
+    /// have outlived it, and puts any extra candidate tags on the same digest.
+    async fn push(
+        &mut self,
+        session: &Session,
+        image: &Image,
+        info: &VersionInfo,
+    ) -> Result<(Pushed, tokio::time::Instant)> {
+        let login = session.registry_login(self.pipeline, self.output).await?;
+        let repository = &self.pipeline.file.registry.repository;
+        let candidate = Reference::tagged(&login.registry, repository, &info.tags.candidate[0]);
+        let stage = self
+            .output
+            .stage(Stage::Push.name(), &format!("push {candidate}"));
+        name_for_push(&image.docker, &image.local, &candidate).await?;
+        let pushed = push::push(&image.docker, &login, &candidate, self.output).await?;
+        let pushed_at = tokio::time::Instant::now();
+        let manifests = HttpManifests::new(login, repository.clone())?;
+        let extra = &info.tags.candidate[1..];
+        extra_candidates(&manifests, &pushed.digest, extra, self.output).await?;
+        let summary = pushed.digest.to_string();
+        self.record(Stage::Push, stage.done(&summary), summary);
+        Ok((pushed, pushed_at))
+    }
+
+    async fn gate(
+        &mut self,
+        session: &Session,
+        pushed: &Pushed,
+        pushed_at: tokio::time::Instant,
+    ) -> Result<GateReport> {
+        let registry = &self.pipeline.file.registry;
+        let account = registry.account.as_ref().map(|a| a.as_str().to_owned());
+        let scans = EcrScans::new(session.ecr(), account, registry.repository.clone());
+        let today = time::OffsetDateTime::now_utc().date();
+        let started = std::time::Instant::now();
+        let scan = &self.pipeline.file.scan;
+        let verdict = gate::run_gate(
+            &scans,
+            &pushed.digest,
+            &registry.repository,
+            scan,
+            today,
+            pushed_at,
+            self.output,
+        )
+        .await?;
+        self.record(Stage::Gate, started.elapsed(), verdict.verdict_line());
+        Ok(verdict)
+    }
+
+    async fn promote(
+        &mut self,
+        session: &Session,
+        pushed: &Pushed,
+        info: &VersionInfo,
+    ) -> Result<PromotionReport> {
+        // A new login: the scan wait may have outlived the push's.
+        let login = session.registry_login(self.pipeline, self.output).await?;
+        let manifests = HttpManifests::new(login, self.pipeline.file.registry.repository.clone())?;
+        let stage = self
+            .output
+            .stage(Stage::Promote.name(), &format!("tag {}", pushed.digest));
+        let promotion = promote::promote(
+            &manifests,
+            &pushed.digest,
+            &info.tags.promote,
+            &info.version,
+            self.pipeline.file.promote.latest,
+            self.output,
+        )
+        .await?;
+        let summary = promotion_summary(&promotion);
+        self.record(Stage::Promote, stage.done(&summary), summary);
+        Ok(promotion)
     }
 }
 
