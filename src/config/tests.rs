@@ -4,6 +4,7 @@ use super::*;
 
 const LOCAL: &str = include_str!("../../pipelines/local.toml");
 const ECR: &str = include_str!("../../pipelines/vitality-dev-app.toml");
+const AGENT: &str = include_str!("../../pipelines/vitality-publish.toml");
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -34,6 +35,9 @@ fn the_shipped_pipeline_files_load() {
         "123456789012.dkr.ecr.us-east-1.amazonaws.com"
     );
     assert_eq!(ecr.file.scan.fail_on, crate::gate::severity::FailOn::High);
+    let agent = Pipeline::parse(Path::new("p.toml"), AGENT, env).unwrap();
+    assert_eq!(agent.file.registry.repository.as_str(), "vitality-publish");
+    assert_eq!(agent.file.image.dockerfile, Path::new("Dockerfile"));
 }
 
 #[test]
