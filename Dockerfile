@@ -5,8 +5,8 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${BUILDER_IMAGE} AS builder
 # Empty (the default): the release profile of Cargo.toml, thin LTO. Any other value: a release
-# build several times quicker to make (no LTO, opt-level 1, 16 codegen units), for tests that
-# only need the image to work.
+# build without LTO (opt-level 1, 16 codegen units), quicker to make, for tests that only need
+# the image to work.
 ARG CARGO_RELEASE_FAST=
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
