@@ -1,4 +1,4 @@
-//! The agent's own image (issue 8): the root `Dockerfile` builds on the local stack's engine from
+//! The agent's own image: the root `Dockerfile` builds on the local stack's engine from
 //! the base images `scripts/stack.d/agent-images` makes out of this machine's files, and the
 //! image runs the agent. Needs `scripts/stack up` and `eval "$(scripts/stack env)"`; without the
 //! stack it fails, it never skips.
