@@ -301,7 +301,7 @@ impl Run<'_> {
 }
 
 /// A release must be built from exactly what its tag names.
-fn check_clean(info: &VersionInfo, options: Options) -> Result<()> {
+pub fn check_clean(info: &VersionInfo, options: Options) -> Result<()> {
     if info.dirty && info.release && !options.allow_dirty {
         return Err(Error::input(format!(
             "the working tree has uncommitted changes, so release {} would not be what its tag names",

@@ -216,3 +216,37 @@ async fn without_scan_on_push_the_gate_fails_after_the_grace() {
     let hint = json["hint"].as_str().unwrap();
     assert!(hint.contains("aws ecr start-image-scan"), "{hint}");
 }
+
+/// A verdict as of another day may rest on ignore entries that have expired since: it is shown
+/// but not recorded, so it cannot replace today's verdict for promotion.
+#[tokio::test]
+async fn a_verdict_as_of_another_day_is_not_recorded() {
+    let stack = Stack::from_env();
+    let repository = unique_repository("gate-as-of");
+    let finding = basic_finding("CVE-2026-9999", "HIGH", "openssl", "7.5");
+    stack.set_scenario(&json!({"repository": repository, "findings": [finding]}));
+    let digest = push(&stack, &repository).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ignore = "[[scan.ignore]]\nid = \"CVE-2026-9999\"\nreason = \"fix pending\"\n\
+                  expires = \"2026-06-01\"\n";
+    let pipeline = pipeline(dir.path(), &stack, &repository, ignore);
+
+    let today = gate(dir.path(), &pipeline, &["--digest", &digest]);
+    assert_eq!(today.code, 3, "{}\n{}", today.stdout, today.stderr);
+    let back_dated = gate(
+        dir.path(),
+        &pipeline,
+        &["--digest", &digest, "--as-of", "2026-01-01"],
+    );
+    assert_eq!(
+        back_dated.code, 0,
+        "{}\n{}",
+        back_dated.stdout, back_dated.stderr
+    );
+    assert!(
+        back_dated.stderr.contains("not recorded"),
+        "{}",
+        back_dated.stderr
+    );
+    assert_eq!(recorded(dir.path(), &digest)["verdict"], "fail");
+}

@@ -28,6 +28,7 @@ impl App {
         copy_dir(&repo_root().join("testdata/sample-app"), dir.path());
         std::fs::write(dir.path().join("site/VERSION"), format!("{name}\n")).unwrap();
         let repository = unique_repository(name);
+        create_repository(&stack, &repository);
         let pipeline = format!(
             "[image]\ncontext = \".\"\nbuild-args = {{ BASE_IMAGE = \"{base}\" }}\n\n\
              [registry]\nregion = \"{region}\"\naccount = \"{account}\"\n\
@@ -97,6 +98,27 @@ impl App {
         tags.sort();
         tags
     }
+}
+
+/// As in ECR, the repository exists with scan on push before anything is pushed to it.
+fn create_repository(stack: &Stack, name: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let scanning = aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+            .scan_on_push(true)
+            .build();
+        stack
+            .ecr()
+            .create_repository()
+            .repository_name(name)
+            .image_scanning_configuration(scanning)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("cannot create repository {name}: {e:?}"));
+    });
 }
 
 fn repo_root() -> PathBuf {
@@ -315,4 +337,47 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// `promote` takes its tags from the checkout: they must be for the version the image was
+/// built as, and the gate's pass must be under the pipeline's own policy.
+#[test]
+fn promote_refuses_tags_of_another_version_and_a_pass_under_another_policy() {
+    let app = App::new("promote-guard", Some("v7.3.0"));
+    let out = app.publish(&["--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let digest = doc["digest"].as_str().unwrap().to_owned();
+
+    std::fs::write(app.path().join("site/health.txt"), "ok, 7.4\n").unwrap();
+    git(app.path(), &["commit", "-qam", "feat: next"]);
+    git(app.path(), &["tag", "-a", "v7.4.0", "-m", "v7.4.0"]);
+    let out = app
+        .command(&["promote", "-p", "pipeline.toml", "--digest", &digest])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("is labelled version 7.3.0, but the tags are for 7.4.0"),
+        "{stderr}"
+    );
+    assert!(!app.registry_tags().contains(&"7.4.0".to_owned()));
+
+    let lenient = std::fs::read_to_string(app.path().join("pipeline.toml"))
+        .unwrap()
+        .replace("fail-on = \"high\"", "fail-on = \"critical\"");
+    std::fs::write(app.path().join("lenient.toml"), lenient).unwrap();
+    let args = [
+        "promote",
+        "-p",
+        "lenient.toml",
+        "--digest",
+        &digest,
+        "--tags",
+        "7.3",
+    ];
+    let out = app.command(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no passing gate verdict under this pipeline's"));
 }

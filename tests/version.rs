@@ -840,8 +840,15 @@ fn commit_time_and_dirty_are_filled() {
     assert_eq!(info.commit_time, repo.clock.get());
     assert!(!info.dirty);
 
+    std::fs::write(repo.path.join(".gitignore"), "ignored.txt\n").unwrap();
+    repo.git(&["add", ".gitignore"]);
+    repo.commit("chore: ignore");
+    std::fs::write(repo.path.join("ignored.txt"), "x\n").unwrap();
+    assert!(!repo.info().dirty, "ignored files do not count");
+
     std::fs::write(repo.path.join("untracked.txt"), "x\n").unwrap();
-    assert!(!repo.info().dirty, "untracked files do not count");
+    assert!(repo.info().dirty, "untracked files would be built into the image");
+    std::fs::remove_file(repo.path.join("untracked.txt")).unwrap();
 
     std::fs::write(repo.path.join("app.txt"), "two\n").unwrap();
     assert!(repo.info().dirty);

@@ -83,7 +83,7 @@ impl Args {
                     .map_err(|e| Error::input(format!("--as-of: {e}")))?
                     .0
             }
-            None => time::OffsetDateTime::now_utc().date(),
+            None => today(),
         };
         Ok(Settings { target, as_of })
     }
@@ -130,16 +130,40 @@ async fn against_registry(
     let pushed_at = Instant::now()
         .checked_sub(image.age())
         .unwrap_or_else(Instant::now);
-    gate::run_gate(
+    let scan = &pipeline.file.scan;
+    if as_of == today() {
+        return gate::run_gate(
+            &scans,
+            &image.digest,
+            &registry.repository,
+            scan,
+            as_of,
+            pushed_at,
+            output,
+        )
+        .await;
+    }
+    // A verdict as of another day may rest on ignore entries that have expired since, so it
+    // is shown but never recorded for promotion.
+    output.warn(&format!(
+        "judged as of {as_of}, not today: the verdict is not recorded, so promote will not accept it"
+    ));
+    let report = gate::wait_and_judge(
         &scans,
         &image.digest,
         &registry.repository,
-        &pipeline.file.scan,
+        scan,
         as_of,
         pushed_at,
         output,
     )
-    .await
+    .await?;
+    report.annotate(output);
+    Ok(report)
+}
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
 }
 
 /// Judges a saved answer as it is: a scan that had not finished when it was saved fails. The

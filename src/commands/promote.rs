@@ -1,16 +1,16 @@
 //! `promote`: puts the release tags on a digest that passed the gate.
 
-use std::path::Path;
-
 use semver::Version;
 
 use crate::cli::Global;
 use crate::commands::require_pipeline;
+use crate::commands::version::derive_for;
+use crate::config::ScanSection;
 use crate::error::{Error, ExitCode, Result};
 use crate::names::{Digest, ImageTag};
 use crate::output::Output;
 use crate::promote::{Action, promote_tags, rules};
-use crate::registry::HttpManifests;
+use crate::registry::{HttpManifests, Manifests, VERSION_LABEL};
 use crate::{auth, gate, version};
 
 /// What the user typed; checked into [`Settings`] before anything runs.
@@ -100,16 +100,22 @@ pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCod
     let (tags, version) = match settings.tags {
         Some(tags) => (tags, settings.version),
         None => {
-            let file = &pipeline.file;
-            let env = version::Env::from_process();
-            let info = version::derive(Path::new("."), &file.version, &file.tags, &env)?;
+            let info = derive_for(Some(&pipeline), None, &version::Env::from_process())?;
             (info.tags.promote, Some(info.version))
         }
     };
-    check_verdict(&settings.digest, settings.force, output)?;
+    check_verdict(
+        &settings.digest,
+        &pipeline.file.scan,
+        settings.force,
+        output,
+    )?;
     let session = auth::session(&pipeline, output).await?;
     let login = session.registry_login(&pipeline, output).await?;
     let manifests = HttpManifests::new(login, pipeline.file.registry.repository.clone())?;
+    if let Some(version) = &version {
+        check_label(&manifests, &settings.digest, version).await?;
+    }
     let what = format!("{} on {}", join(&tags), settings.digest);
     let stage = output.stage("promote", &what);
     let policy = pipeline.file.promote.latest;
@@ -146,23 +152,39 @@ pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCod
 
 /// Refuses a digest the gate did not pass, unless forced; forcing is said loudly, since it
 /// ships an image nobody judged.
-fn check_verdict(digest: &Digest, force: bool, output: &Output) -> Result<()> {
+fn check_verdict(digest: &Digest, scan: &ScanSection, force: bool, output: &Output) -> Result<()> {
     if force {
         output.warn(&format!(
             "--force: promoting {digest} without checking for a passing gate verdict"
         ));
         return Ok(());
     }
-    if gate::verdict::passed(digest)? {
+    if gate::verdict::passed(digest, scan)? {
         return Ok(());
     }
     Err(Error::input(format!(
-        "{digest} has no passing gate verdict; nothing was promoted"
+        "{digest} has no passing gate verdict under this pipeline's [scan] policy; nothing \
+         was promoted"
     ))
     .with_hint(format!(
         "run `vitality-publish gate --digest {digest}` first, or pass --force to \
                  promote it anyway"
     )))
+}
+
+/// Refuses to put the tags of one version on an image built as another: the checkout may have
+/// moved on since the image was built, or `--version` may be mistyped.
+async fn check_label(manifests: &HttpManifests, digest: &Digest, version: &Version) -> Result<()> {
+    match manifests.label(digest, VERSION_LABEL).await? {
+        Some(label) if label != version.to_string() => Err(Error::input(format!(
+            "{digest} is labelled version {label}, but the tags are for {version}; nothing was \
+             promoted"
+        ))
+        .with_hint(format!(
+            "promote from the checkout of {label}, or pass --tags with --version {label}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn join(tags: &[ImageTag]) -> String {

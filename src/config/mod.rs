@@ -117,6 +117,12 @@ impl Pipeline {
                 None => err,
             });
         }
+        if file.scan.timeout.0.is_zero() {
+            return Err(
+                Error::input(format!("{shown}: scan.timeout: 0s would never wait"))
+                    .with_hint("give the scan time to finish, such as timeout = \"10m\""),
+            );
+        }
         for entry in &file.scan.ignore {
             if entry.id.trim().is_empty() || entry.reason.trim().is_empty() {
                 return Err(Error::input(format!(
@@ -152,14 +158,18 @@ fn describe_toml_error(shown: &str, text: &str, err: &toml::de::Error) -> Error 
     let at = Location::of(text, span.start);
     let place = format!("{shown}:{}:{}", at.line, at.column);
     if let Some(unknown) = between_backticks(&message, "unknown field `") {
-        let table = table_at(text, span.start);
+        let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[span.start..]
+            .find('\n')
+            .map_or(text.len(), |i| span.start + i);
+        let opens_table = scan_only::table_header(&text[line_start..line_end]).is_some();
         let expected = backticked_after(&message, "expected");
-        let qualified = if table.is_empty() {
-            unknown.to_owned()
-        } else {
-            format!("[{table}] {unknown}")
+        let qualified = match (opens_table, table_at(text, line_start)) {
+            (true, _) => format!("table [{unknown}]"),
+            (false, table) if table.is_empty() => format!("key {unknown}"),
+            (false, table) => format!("key [{table}] {unknown}"),
         };
-        let err = Error::input(format!("{place}: unknown key {qualified}"));
+        let err = Error::input(format!("{place}: unknown {qualified}"));
         return match suggest(unknown, &expected) {
             Some(near) => err.with_hint(format!("did you mean `{near}`?")),
             None if !expected.is_empty() => {

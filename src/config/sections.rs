@@ -566,7 +566,8 @@ impl FromStr for Seconds {
             "h" => 3600,
             _ => return Err(bad()),
         };
-        Ok(Seconds(Duration::from_secs(n * factor)))
+        let secs = n.checked_mul(factor).ok_or_else(bad)?;
+        Ok(Seconds(Duration::from_secs(secs)))
     }
 }
 

@@ -151,4 +151,26 @@ fn durations_read_and_print_alike() {
         assert_eq!(text.parse::<Seconds>().unwrap().0.as_secs(), secs);
     }
     assert!("ten minutes".parse::<Seconds>().is_err());
+    assert!(
+        "9999999999999999h".parse::<Seconds>().is_err(),
+        "overflow is an error"
+    );
+}
+
+#[test]
+fn a_zero_scan_timeout_is_refused() {
+    let text =
+        "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[scan]\ntimeout = \"0s\"\n";
+    let msg = message(&parse(text).unwrap_err());
+    assert!(msg.contains("scan.timeout"), "{msg}");
+}
+
+/// A mistyped table name is a top-level key, not a key of the table above it.
+#[test]
+fn an_unknown_table_is_named_as_a_table() {
+    let text =
+        "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[promot]\nlatest = \"never\"\n";
+    let err = parse(text).unwrap_err();
+    assert_eq!(err.message(), "p.toml:4:2: unknown table [promot]");
+    assert_eq!(err.hint(), Some("did you mean `promote`?"));
 }

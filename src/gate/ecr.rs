@@ -145,14 +145,13 @@ impl ScanSource for EcrScans {
                 Ok(page) => page,
                 Err(err) => {
                     return match err.as_service_error() {
-                        Some(DescribeImageScanFindingsError::ScanNotFoundException(_)) => Ok(None),
-                        Some(DescribeImageScanFindingsError::ImageNotFoundException(_)) => {
-                            Err(Error::input(format!(
-                                "image {digest} is not in repository {}",
-                                self.repository
-                            ))
-                            .with_hint("check the digest, and that the image was pushed"))
-                        }
+                        // The digest was confirmed by the registry (after a push) or looked
+                        // up in the API (`gate --digest`), so an image the API does not list
+                        // yet is one it has not caught up with: no scan yet, within the grace.
+                        Some(
+                            DescribeImageScanFindingsError::ScanNotFoundException(_)
+                            | DescribeImageScanFindingsError::ImageNotFoundException(_),
+                        ) => Ok(None),
                         Some(DescribeImageScanFindingsError::RepositoryNotFoundException(_)) => {
                             Err(missing_repository(self))
                         }

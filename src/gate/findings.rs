@@ -165,7 +165,7 @@ impl ScanResponse {
         for finding in found.enhanced_findings.unwrap_or_default() {
             findings.extend(finding.to_findings());
         }
-        let status = doc.image_scan_status.unwrap_or_default();
+        let status = doc.image_scan_status;
         Ok(ScanResponse::new(
             ScanStatus::parse(status.status.as_deref().unwrap_or("")),
             status.description,
@@ -341,7 +341,8 @@ mod wire {
     pub struct Response {
         pub repository_name: Option<String>,
         pub image_id: Option<ImageId>,
-        pub image_scan_status: Option<Status>,
+        /// Every answer has a status; a document without one is not an answer.
+        pub image_scan_status: Status,
         pub image_scan_findings: Option<Findings>,
     }
 

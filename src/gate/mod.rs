@@ -39,7 +39,7 @@ pub async fn run_gate(
     output: &Output,
 ) -> Result<GateReport> {
     let report = wait_and_judge(source, digest, repository, scan, as_of, pushed_at, output).await?;
-    if let Err(err) = verdict::record(digest, &report) {
+    if let Err(err) = verdict::record(digest, &report, scan) {
         output.warn(&format!(
             "{}; promote will not accept this digest without it ({})",
             err.message(),

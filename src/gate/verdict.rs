@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::report::GateReport;
+use crate::config::ScanSection;
 use crate::error::{Error, Result};
 use crate::names::Digest;
 
@@ -24,16 +25,34 @@ pub struct VerdictRecord {
     pub status: String,
     /// When the gate decided, RFC 3339 in UTC.
     pub recorded_at: String,
+    /// The policy the verdict was reached under ([`policy_of`]); a record without one counts
+    /// for no policy.
+    #[serde(default)]
+    pub policy: String,
 }
 
-/// Whether a passing verdict was recorded for this digest.
-pub fn passed(digest: &Digest) -> Result<bool> {
-    passed_in(&state_dir()?, digest)
+/// The policy of `[scan]` as one value: its knobs and ignore entries, hashed. A pass under a
+/// lenient policy must not let a pipeline with a stricter one promote the digest.
+pub fn policy_of(scan: &ScanSection) -> String {
+    let knobs = serde_json::json!({
+        "fail-on": scan.fail_on,
+        "max-cvss": scan.max_cvss,
+        "fixed-only": scan.fixed_only,
+        "on-unsupported": scan.on_unsupported,
+        "ignore": scan.ignore,
+    });
+    Digest::of(knobs.to_string().as_bytes()).to_string()
+}
+
+/// Whether a passing verdict under this `[scan]` policy was recorded for this digest.
+pub fn passed(digest: &Digest, scan: &ScanSection) -> Result<bool> {
+    passed_in(&state_dir()?, digest, &policy_of(scan))
 }
 
 /// Records the verdict of a gate run against the registry for this digest.
-pub fn record(digest: &Digest, report: &GateReport) -> Result<()> {
-    record_in(&state_dir()?, digest, report, OffsetDateTime::now_utc())
+pub fn record(digest: &Digest, report: &GateReport, scan: &ScanSection) -> Result<()> {
+    let now = OffsetDateTime::now_utc();
+    record_in(&state_dir()?, digest, report, &policy_of(scan), now)
 }
 
 /// The state directory from the environment.
@@ -59,7 +78,7 @@ fn record_path(dir: &Path, digest: &Digest) -> PathBuf {
     dir.join("verdicts").join(format!("{}.json", digest.hex()))
 }
 
-pub fn passed_in(dir: &Path, digest: &Digest) -> Result<bool> {
+pub fn passed_in(dir: &Path, digest: &Digest, policy: &str) -> Result<bool> {
     let path = record_path(dir, digest);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -78,13 +97,14 @@ pub fn passed_in(dir: &Path, digest: &Digest) -> Result<bool> {
         ))
         .with_hint("run `vitality-publish gate` for the digest again")
     })?;
-    Ok(record.digest == *digest && record.verdict == "pass")
+    Ok(record.digest == *digest && record.verdict == "pass" && record.policy == policy)
 }
 
 pub fn record_in(
     dir: &Path,
     digest: &Digest,
     report: &GateReport,
+    policy: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
     let record = VerdictRecord {
@@ -93,6 +113,7 @@ pub fn record_in(
         repository: report.repository.clone(),
         status: report.status.clone(),
         recorded_at: now.format(&Rfc3339).unwrap_or_default(),
+        policy: policy.to_owned(),
     };
     let path = record_path(dir, digest);
     let cannot = |e: std::io::Error| {
@@ -114,7 +135,6 @@ pub fn record_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ScanSection;
     use crate::gate::policy::{Policy, Subject};
     use crate::gate::severity::Severity;
     use crate::gate::wait::Outcome;
@@ -131,10 +151,11 @@ mod tests {
     #[test]
     fn a_pass_is_recorded_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(!passed_in(dir.path(), &digest()).unwrap());
+        let policy = policy_of(&ScanSection::default());
+        assert!(!passed_in(dir.path(), &digest(), &policy).unwrap());
         let now = time::macros::datetime!(2026-12-01 10:00 UTC);
-        record_in(dir.path(), &digest(), &report(vec![]), now).unwrap();
-        assert!(passed_in(dir.path(), &digest()).unwrap());
+        record_in(dir.path(), &digest(), &report(vec![]), &policy, now).unwrap();
+        assert!(passed_in(dir.path(), &digest(), &policy).unwrap());
         let path = dir.path().join(format!("verdicts/{}.json", digest().hex()));
         let kept: VerdictRecord =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -147,10 +168,32 @@ mod tests {
     fn a_later_fail_replaces_a_pass() {
         let dir = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::now_utc();
-        record_in(dir.path(), &digest(), &report(vec![]), now).unwrap();
+        let policy = policy_of(&ScanSection::default());
+        record_in(dir.path(), &digest(), &report(vec![]), &policy, now).unwrap();
         let high = report(vec![finding("CVE-1", Severity::High)]);
-        record_in(dir.path(), &digest(), &high, now).unwrap();
-        assert!(!passed_in(dir.path(), &digest()).unwrap());
+        record_in(dir.path(), &digest(), &high, &policy, now).unwrap();
+        assert!(!passed_in(dir.path(), &digest(), &policy).unwrap());
+    }
+
+    #[test]
+    fn a_pass_under_another_policy_does_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let lenient = ScanSection {
+            fail_on: crate::gate::severity::FailOn::None,
+            ..ScanSection::default()
+        };
+        let now = OffsetDateTime::now_utc();
+        record_in(
+            dir.path(),
+            &digest(),
+            &report(vec![]),
+            &policy_of(&lenient),
+            now,
+        )
+        .unwrap();
+        let strict = policy_of(&ScanSection::default());
+        assert!(!passed_in(dir.path(), &digest(), &strict).unwrap());
+        assert!(passed_in(dir.path(), &digest(), &policy_of(&lenient)).unwrap());
     }
 
     #[test]
@@ -159,7 +202,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("verdicts")).unwrap();
         let path = dir.path().join(format!("verdicts/{}.json", digest().hex()));
         std::fs::write(path, "{\"verdict\": \"pa").unwrap();
-        let err = passed_in(dir.path(), &digest()).unwrap_err();
+        let err = passed_in(dir.path(), &digest(), "").unwrap_err();
         assert!(err.message().contains("unreadable"), "{err:?}");
     }
 

@@ -56,8 +56,9 @@ impl Git {
     pub fn open(dir: &Path) -> Result<Git> {
         if !dir.exists() {
             return Err(
-                Error::input(format!("directory {} does not exist", dir.display()))
-                    .with_hint("pass the checkout to version with --repo DIR"),
+                Error::input(format!("directory {} does not exist", dir.display())).with_hint(
+                    "point [image] context at the checkout (`version` also takes --repo DIR)",
+                ),
             );
         }
         // Messages name the directory as an absolute path, which is what safe.directory and
@@ -70,7 +71,10 @@ impl Git {
                 "{} is not in a git repository",
                 dir.display()
             ))
-            .with_hint("run inside a git checkout, or pass one with --repo DIR")
+            .with_hint(
+                "run inside the application's git checkout, or point [image] context at it \
+                 (`version` also takes --repo DIR)",
+            )
             .with_source(e)),
             Err(e) => Err(Error::input(format!(
                 "cannot open the git repository at {}",
@@ -113,15 +117,17 @@ impl Git {
         })
     }
 
-    /// Whether tracked files differ from HEAD in the index or the work tree; untracked files
-    /// do not count. A bare repository is never dirty.
+    /// Whether the work tree is not exactly HEAD: tracked files changed, or untracked files
+    /// that git does not ignore (they would be built into the image). Ignored files do not
+    /// count. A bare repository is never dirty.
     pub fn is_dirty(&self) -> Result<bool> {
         if self.repo.is_bare() {
             return Ok(false);
         }
         let mut options = StatusOptions::new();
         options
-            .include_untracked(false)
+            .include_untracked(true)
+            .recurse_untracked_dirs(false)
             .include_ignored(false)
             .exclude_submodules(true);
         let statuses = self

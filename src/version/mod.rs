@@ -67,7 +67,8 @@ pub struct VersionInfo {
     /// The commit time in seconds since the epoch, for labels that must not change per build.
     #[serde(skip)]
     pub commit_time: i64,
-    /// Whether the working tree has uncommitted changes to tracked files.
+    /// Whether the working tree has uncommitted changes or untracked files that git does not
+    /// ignore.
     #[serde(skip)]
     pub dirty: bool,
 }
