@@ -124,7 +124,7 @@ fn io_timeout() -> std::io::Error {
 
 fn unreachable(host: &str) -> Error {
     Error::infra(format!("no Docker engine answers at {host}"))
-        .with_hint("start the engine (scripts/stack up starts one locally) or set DOCKER_HOST")
+        .with_hint("start the Docker engine, or point DOCKER_HOST at one that runs")
 }
 
 #[cfg(test)]
