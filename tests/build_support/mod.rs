@@ -55,13 +55,16 @@ pub fn docker(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// Removes images at the end of a test, whatever happened.
+/// Removes images at the end of a test, whatever happened. Their parent layers stay: another
+/// test building the same steps at the same time may be using them as its cache.
 pub struct Images(pub Vec<String>);
 
 impl Drop for Images {
     fn drop(&mut self) {
         for image in &self.0 {
-            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+            let _ = Command::new("docker")
+                .args(["rmi", "-f", "--no-prune", image])
+                .output();
         }
     }
 }
