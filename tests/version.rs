@@ -847,7 +847,10 @@ fn commit_time_and_dirty_are_filled() {
     assert!(!repo.info().dirty, "ignored files do not count");
 
     std::fs::write(repo.path.join("untracked.txt"), "x\n").unwrap();
-    assert!(repo.info().dirty, "untracked files would be built into the image");
+    assert!(
+        repo.info().dirty,
+        "untracked files would be built into the image"
+    );
     std::fs::remove_file(repo.path.join("untracked.txt")).unwrap();
 
     std::fs::write(repo.path.join("app.txt"), "two\n").unwrap();

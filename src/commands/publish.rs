@@ -27,7 +27,9 @@ pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCod
     let pipeline = require_pipeline(global)?;
     if args.dry_run {
         let version = derive_for(Some(&pipeline), None, &Env::from_process())?;
-        let options = Options { allow_dirty: args.allow_dirty };
+        let options = Options {
+            allow_dirty: args.allow_dirty,
+        };
         if let Err(refusal) = pipeline::check_clean(&version, options) {
             output.warn(&format!(
                 "publish would stop here: {} ({})",
