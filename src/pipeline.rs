@@ -256,19 +256,15 @@ impl Run<'_> {
         let registry = &self.pipeline.file.registry;
         let account = registry.account.as_ref().map(|a| a.as_str().to_owned());
         let scans = EcrScans::new(session.ecr(), account, registry.repository.clone());
-        let today = time::OffsetDateTime::now_utc().date();
         let started = std::time::Instant::now();
-        let scan = &self.pipeline.file.scan;
-        let verdict = gate::run_gate(
-            &scans,
-            &pushed.digest,
-            &registry.repository,
-            scan,
-            today,
+        let job = gate::Job {
+            digest: &pushed.digest,
+            repository: &registry.repository,
+            scan: &self.pipeline.file.scan,
+            as_of: None,
             pushed_at,
-            self.output,
-        )
-        .await?;
+        };
+        let verdict = gate::run_gate(&scans, &job, self.output).await?;
         self.record(Stage::Gate, started.elapsed(), verdict.verdict_line());
         Ok(verdict)
     }

@@ -46,7 +46,8 @@ enum ImageRef {
 /// The arguments, checked.
 struct Settings {
     target: Target,
-    as_of: time::Date,
+    /// `None` for today, whether left out or given.
+    as_of: Option<time::Date>,
 }
 
 impl Args {
@@ -77,14 +78,12 @@ impl Args {
         } else {
             Target::File(self.findings_file.unwrap_or_default())
         };
-        let as_of = match self.as_of {
-            Some(day) => {
-                day.parse::<Day>()
-                    .map_err(|e| Error::input(format!("--as-of: {e}")))?
-                    .0
-            }
-            None => today(),
-        };
+        let as_of = self
+            .as_of
+            .map(|day| day.parse::<Day>().map(|d| d.0))
+            .transpose()
+            .map_err(|e| Error::input(format!("--as-of: {e}")))?
+            .filter(|day| *day != gate::today());
         Ok(Settings { target, as_of })
     }
 }
@@ -103,10 +102,10 @@ pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCod
     })
 }
 
-/// Waits for ECR's scan and judges it; the verdict is recorded for promotion.
+/// Waits for ECR's scan and judges it; a verdict of today is recorded for promotion.
 async fn against_registry(
     image: &ImageRef,
-    as_of: time::Date,
+    as_of: Option<time::Date>,
     global: &Global,
     output: &Output,
 ) -> Result<GateReport> {
@@ -130,45 +129,24 @@ async fn against_registry(
     let pushed_at = Instant::now()
         .checked_sub(image.age())
         .unwrap_or_else(Instant::now);
-    let scan = &pipeline.file.scan;
-    if as_of == today() {
-        return gate::run_gate(
-            &scans,
-            &image.digest,
-            &registry.repository,
-            scan,
-            as_of,
-            pushed_at,
-            output,
-        )
-        .await;
-    }
-    // A verdict as of another day may rest on ignore entries that have expired since, so it
-    // is shown but never recorded for promotion.
-    output.warn(&format!(
-        "judged as of {as_of}, not today: the verdict is not recorded, so promote will not accept it"
-    ));
-    let report = gate::wait_and_judge(
-        &scans,
-        &image.digest,
-        &registry.repository,
-        scan,
+    let job = gate::Job {
+        digest: &image.digest,
+        repository: &registry.repository,
+        scan: &pipeline.file.scan,
         as_of,
         pushed_at,
-        output,
-    )
-    .await?;
-    report.annotate(output);
-    Ok(report)
-}
-
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
+    };
+    gate::run_gate(&scans, &job, output).await
 }
 
 /// Judges a saved answer as it is: a scan that had not finished when it was saved fails. The
 /// verdict is not recorded, since the file's digest was not read from the registry.
-fn offline(path: &Path, global: &Global, as_of: time::Date, output: &Output) -> Result<GateReport> {
+fn offline(
+    path: &Path,
+    global: &Global,
+    as_of: Option<time::Date>,
+    output: &Output,
+) -> Result<GateReport> {
     let scan = match &global.pipeline {
         Some(pipeline) => Pipeline::load_scan(pipeline)?,
         None => ScanSection::default(),
@@ -184,6 +162,7 @@ fn offline(path: &Path, global: &Global, as_of: time::Date, output: &Output) -> 
         ))
         .with_hint("save the AWS CLI's JSON output as it is, with --output json")
     })?;
+    let as_of = as_of.unwrap_or_else(gate::today);
     let report = Policy::new(&scan, as_of).judge(&Outcome::Scanned(response), &Subject::default());
     report.annotate(output);
     Ok(report)

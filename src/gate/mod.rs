@@ -25,53 +25,72 @@ use crate::error::Result;
 use crate::names::{Digest, Repository};
 use crate::output::Output;
 
-/// The gate after a push: waits for the scan of `digest`, judges it by `scan` as of a day,
-/// records the verdict for promotion and annotates blocking findings under GitHub Actions.
-/// `pushed_at` starts the grace period a missing scan gets. A gate that says no is an `Ok`
-/// report with verdict `fail`; `Err` is for what kept the gate from deciding.
+/// One image to gate: what is judged, by which policy, as of which day.
+pub struct Job<'a> {
+    pub digest: &'a Digest,
+    pub repository: &'a Repository,
+    pub scan: &'a ScanSection,
+    /// The day ignore entries are judged as of; `None` for today. Only a verdict of today is
+    /// recorded: one as of another day may rest on ignore entries that have expired since.
+    pub as_of: Option<Date>,
+    /// When the image was pushed: the grace a scan that has not started gets counts from here.
+    pub pushed_at: Instant,
+}
+
+/// The gate of an image in the registry: waits for its scan, judges it, records the verdict for
+/// promotion and annotates blocking findings under GitHub Actions. A gate that says no is an
+/// `Ok` report with verdict `fail`; `Err` is for what kept the gate from deciding.
 pub async fn run_gate(
     source: &impl ScanSource,
-    digest: &Digest,
-    repository: &Repository,
-    scan: &ScanSection,
-    as_of: Date,
-    pushed_at: Instant,
+    job: &Job<'_>,
     output: &Output,
 ) -> Result<GateReport> {
-    let report = wait_and_judge(source, digest, repository, scan, as_of, pushed_at, output).await?;
-    if let Err(err) = verdict::record(digest, &report, scan) {
-        output.warn(&format!(
-            "{}; promote will not accept this digest without it ({})",
-            err.message(),
-            err.hint().unwrap_or_default()
-        ));
+    let report = wait_and_judge(source, job, output).await?;
+    match job.as_of {
+        None => {
+            if let Err(err) = verdict::record(job.digest, &report, job.scan) {
+                output.warn(&format!(
+                    "{}; promote will not accept this digest without it ({})",
+                    err.message(),
+                    err.hint().unwrap_or_default()
+                ));
+            }
+        }
+        Some(day) => output.warn(&format!(
+            "judged as of {day}, not today: the verdict is not recorded, so promote will not accept it"
+        )),
     }
     report.annotate(output);
     Ok(report)
 }
 
+/// Today's date in UTC, the day ignore entries are judged against unless told otherwise.
+pub fn today() -> Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
 /// [`run_gate`] without the side effects: wait, then judge.
 pub async fn wait_and_judge(
     source: &impl ScanSource,
-    digest: &Digest,
-    repository: &Repository,
-    scan: &ScanSection,
-    as_of: Date,
-    pushed_at: Instant,
+    job: &Job<'_>,
     output: &Output,
 ) -> Result<GateReport> {
+    let Job {
+        digest, repository, ..
+    } = job;
     let stage = output.stage(
         "gate",
         &format!("waiting for the scan of {repository}@{digest}"),
     );
-    let patience = Patience::from_scan(scan);
+    let patience = Patience::from_scan(job.scan);
     let started = Instant::now();
-    let outcome = wait::wait_for_scan(source, digest, &patience, pushed_at, output).await?;
+    let outcome = wait::wait_for_scan(source, digest, &patience, job.pushed_at, output).await?;
     let subject = Subject {
-        digest: Some(digest.clone()),
+        digest: Some((*digest).clone()),
         repository: Some(repository.to_string()),
     };
-    let mut report = Policy::new(scan, as_of).judge(&outcome, &subject);
+    let as_of = job.as_of.unwrap_or_else(today);
+    let mut report = Policy::new(job.scan, as_of).judge(&outcome, &subject);
     report.waited_seconds = Some(started.elapsed().as_secs());
     stage.done(&report.verdict_line());
     Ok(report)
@@ -90,17 +109,16 @@ mod tests {
             Answer::Scan(scan("IN_PROGRESS", vec![])),
             Answer::Scan(scan("COMPLETE", vec![finding("CVE-9", Severity::Critical)])),
         ]);
-        let report = wait_and_judge(
-            &script,
-            &digest(),
-            &"app".parse().unwrap(),
-            &ScanSection::default(),
-            time::macros::date!(2026 - 12 - 01),
-            Instant::now(),
-            &Output::plain(),
-        )
-        .await
-        .unwrap();
+        let job = Job {
+            digest: &digest(),
+            repository: &"app".parse().unwrap(),
+            scan: &ScanSection::default(),
+            as_of: Some(time::macros::date!(2026 - 12 - 01)),
+            pushed_at: Instant::now(),
+        };
+        let report = wait_and_judge(&script, &job, &Output::plain())
+            .await
+            .unwrap();
         assert_eq!(report.verdict, Verdict::Fail);
         assert_eq!(report.blocking[0].finding.id, "CVE-9");
         assert_eq!(report.repository.as_deref(), Some("app"));
