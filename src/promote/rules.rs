@@ -206,6 +206,13 @@ fn decide_latest(
         Error::input("cannot decide whether `latest` may move without the version being promoted")
             .with_hint("give the version with --version X.Y.Z, or leave latest out of --tags")
     })?;
+    if !version.pre.is_empty() {
+        return Err(Error::input(format!(
+            "cannot put `latest` on {version}: `latest` names the highest release, and {version} \
+             is a pre-release"
+        ))
+        .with_hint("leave latest out of --tags; only a release (X.Y.Z) moves latest"));
+    }
     if o.current.is_none() {
         return Ok((
             Action::Created,
@@ -213,6 +220,11 @@ fn decide_latest(
         ));
     }
     Ok(match label {
+        // A pre-release never belongs under `latest`; any release takes it back.
+        Some(LatestLabel::Version(theirs)) if !theirs.pre.is_empty() => (
+            Action::Moved,
+            format!("`latest` was on the pre-release {theirs}, which is never latest"),
+        ),
         Some(LatestLabel::Version(theirs)) => match theirs.cmp_precedence(version) {
             Ordering::Less => (
                 Action::Moved,

@@ -114,8 +114,7 @@ fn latest_moves_only_forward() {
         ("2.0.0", "1.9.1", Action::Moved, "lower than 2.0.0"),
         ("1.9.1", "2.0.1", Action::Kept, "2.0.1, higher than 1.9.1"),
         ("1.9.1", "1.9.1", Action::Kept, "the same version"),
-        ("1.0.0", "1.0.0-rc.10", Action::Moved, "lower"),
-        ("1.0.0-rc.10", "1.0.0-rc.2", Action::Moved, "lower"),
+        ("1.0.0", "1.0.0-rc.10", Action::Moved, "pre-release 1.0.0-rc.10"),
         (
             "1.0.0+build.2",
             "1.0.0+build.1",
@@ -217,4 +216,26 @@ fn labels_parse_with_or_without_a_v() {
         LatestLabel::Version(version("2.0.1"))
     );
     assert_eq!(LatestLabel::parse(None), LatestLabel::Missing);
+}
+
+#[test]
+fn latest_is_never_put_on_a_pre_release() {
+    let (ours, v) = (digest('b'), version("1.0.1-dev.1"));
+    for current in [None, Some('a')] {
+        let seen = observed(&[("1.0.1-dev.1", None), ("latest", current)]);
+        let label = LatestLabel::Version(version("1.0.0"));
+        let err = plan(&promotion(&ours, &v), &seen, Some(&label)).unwrap_err();
+        assert_eq!(err.exit_code().code(), 1);
+        assert!(err.message().contains("pre-release"), "{err:?}");
+    }
+}
+
+#[test]
+fn a_release_takes_latest_back_from_a_pre_release() {
+    let (ours, v) = (digest('b'), version("1.0.0"));
+    let seen = observed(&[("latest", Some('a'))]);
+    let label = LatestLabel::Version(version("1.0.1-dev.1"));
+    let plan = plan(&promotion(&ours, &v), &seen, Some(&label)).unwrap();
+    assert_eq!(actions(&plan), vec![("latest", Action::Moved)]);
+    assert!(plan[0].reason.contains("pre-release"), "{plan:?}");
 }
