@@ -240,18 +240,31 @@ fn a_failing_gate_promotes_nothing() {
     let tags = app.registry_tags();
     assert_eq!(tags.len(), 1, "only the candidate tag may exist: {tags:?}");
     assert!(tags[0].starts_with("sha-"));
+
+    let digest = doc["digest"].as_str().unwrap();
+    let promote = ["promote", "-p", "pipeline.toml", "--digest", digest];
+    let out = app.command(&promote).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the gate said no"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(app.registry_tags().len(), 1);
 }
 
 #[test]
 fn a_dirty_release_is_refused_unless_allowed() {
     let app = App::new("publish-dirty", Some("v0.3.0"));
     std::fs::write(app.path().join("site/health.txt"), "changed\n").unwrap();
-    let out = app.publish(&[]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("uncommitted changes"), "{stderr}");
-    assert!(stderr.contains("--allow-dirty"), "{stderr}");
-    assert!(app.registry_tags().is_empty(), "nothing may be pushed");
+    for args in [&[][..], &["--dry-run"]] {
+        let out = app.publish(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("uncommitted changes"), "{stderr}");
+        assert!(stderr.contains("--allow-dirty"), "{stderr}");
+        assert!(app.registry_tags().is_empty(), "nothing may be pushed");
+    }
 
     let out = app.publish(&["--allow-dirty"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -379,5 +392,10 @@ fn promote_refuses_tags_of_another_version_and_a_pass_under_another_policy() {
     ];
     let out = app.command(&args).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no passing gate verdict under this pipeline's"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no passing gate verdict under this pipeline"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("under another [scan] policy"), "{stderr}");
 }

@@ -25,7 +25,8 @@ pub struct Plan {
     /// The registry host; `None` when only the ECR login can tell it.
     pub registry: Option<String>,
     pub repository: String,
-    /// The reference the build tags and the push sends, such as `host/repo:sha-abc1234`.
+    /// The reference the build tags and the push sends, such as `host/repo:sha-abc1234`; any
+    /// further candidate tags (`version.tags.candidate`) go on the same digest after the push.
     pub candidate: String,
     pub stages: Vec<PlannedStage>,
     pub file: PipelineFile,
@@ -92,6 +93,14 @@ impl Report for Plan {
         ));
         self.auth.human(out);
         out.push_str(&format!("candidate {}\n", self.candidate));
+        if let [_, extra @ ..] = v.tags.candidate.as_slice()
+            && !extra.is_empty()
+        {
+            out.push_str(&format!(
+                "          and {} on the same digest\n",
+                list(extra)
+            ));
+        }
         out.push_str(&format!("promote   {}\n", list(&v.tags.promote)));
         let scan = &self.file.scan;
         out.push_str(&format!(

@@ -5,8 +5,9 @@ use semver::Version;
 use crate::cli::Global;
 use crate::commands::require_pipeline;
 use crate::commands::version::derive_for;
-use crate::config::ScanSection;
+use crate::config::Pipeline;
 use crate::error::{Error, ExitCode, Result};
+use crate::gate::verdict::Standing;
 use crate::names::{Digest, ImageTag};
 use crate::output::Output;
 use crate::promote::{Action, promote_tags, rules};
@@ -104,12 +105,7 @@ pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCod
             (info.tags.promote, Some(info.version))
         }
     };
-    check_verdict(
-        &settings.digest,
-        &pipeline.file.scan,
-        settings.force,
-        output,
-    )?;
+    check_verdict(&settings.digest, &pipeline, settings.force, output)?;
     let session = auth::session(&pipeline, output).await?;
     let login = session.registry_login(&pipeline, output).await?;
     let manifests = HttpManifests::new(login, pipeline.file.registry.repository.clone())?;
@@ -152,23 +148,34 @@ pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCod
 
 /// Refuses a digest the gate did not pass, unless forced; forcing is said loudly, since it
 /// ships an image nobody judged.
-fn check_verdict(digest: &Digest, scan: &ScanSection, force: bool, output: &Output) -> Result<()> {
+fn check_verdict(digest: &Digest, pipeline: &Pipeline, force: bool, output: &Output) -> Result<()> {
     if force {
         output.warn(&format!(
             "--force: promoting {digest} without checking for a passing gate verdict"
         ));
         return Ok(());
     }
-    if gate::verdict::passed(digest, scan)? {
-        return Ok(());
-    }
+    let repository = &pipeline.file.registry.repository;
+    let why = match gate::verdict::standing(digest, repository, &pipeline.file.scan)? {
+        Standing::Passed => return Ok(()),
+        Standing::Failed { recorded_at } => {
+            return Err(Error::gate(format!(
+                "the gate said no to {digest} ({recorded_at}); nothing was promoted"
+            ))
+            .with_hint(
+                "fix what the gate reported and publish a new image; `vitality-publish gate \
+                 --digest` shows the findings again",
+            ));
+        }
+        Standing::Unjudged => "no gate verdict is recorded for it".to_owned(),
+        Standing::PassedElsewhere(why) => why,
+    };
     Err(Error::input(format!(
-        "{digest} has no passing gate verdict under this pipeline's [scan] policy; nothing \
-         was promoted"
+        "{digest} has no passing gate verdict under this pipeline: {why}; nothing was promoted"
     ))
     .with_hint(format!(
-        "run `vitality-publish gate --digest {digest}` first, or pass --force to \
-                 promote it anyway"
+        "run `vitality-publish gate --digest {digest}` with this pipeline file first, or pass \
+         --force to promote it anyway"
     )))
 }
 

@@ -25,24 +25,16 @@ pub struct Args {
 
 pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCode> {
     let pipeline = require_pipeline(global)?;
-    if args.dry_run {
-        let version = derive_for(Some(&pipeline), None, &Env::from_process())?;
-        let options = Options {
-            allow_dirty: args.allow_dirty,
-        };
-        if let Err(refusal) = pipeline::check_clean(&version, options) {
-            output.warn(&format!(
-                "publish would stop here: {} ({})",
-                refusal.message(),
-                refusal.hint().unwrap_or_default()
-            ));
-        }
-        output.result(&Plan::of(&pipeline, version));
-        return Ok(ExitCode::Success);
-    }
     let options = Options {
         allow_dirty: args.allow_dirty,
     };
+    if args.dry_run {
+        let version = derive_for(Some(&pipeline), None, &Env::from_process())?;
+        // A dry run refuses what the real run would refuse before it builds anything.
+        pipeline::check_clean(&version, options)?;
+        output.result(&Plan::of(&pipeline, version));
+        return Ok(ExitCode::Success);
+    }
     let published = pipeline::publish(&pipeline, options, output).await?;
     let report = PublishReport(published);
     set_outputs(&report.0, output);
@@ -90,7 +82,14 @@ impl Report for PublishReport {
             p.verdict.human(out);
         }
         let total: f64 = p.stages.iter().map(|s| s.seconds).sum();
-        let _ = writeln!(out, "\npublished in {total:.1}s");
+        if p.verdict.passed() {
+            let _ = writeln!(out, "\npublished in {total:.1}s");
+        } else {
+            let _ = writeln!(
+                out,
+                "\nstopped at the gate after {total:.1}s; nothing promoted"
+            );
+        }
     }
 
     fn markdown(&self) -> Option<String> {

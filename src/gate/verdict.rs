@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::report::GateReport;
 use crate::config::ScanSection;
 use crate::error::{Error, Result};
-use crate::names::Digest;
+use crate::names::{Digest, Repository};
 
 /// What is kept of one gate run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,9 +44,27 @@ pub fn policy_of(scan: &ScanSection) -> String {
     Digest::of(knobs.to_string().as_bytes()).to_string()
 }
 
-/// Whether a passing verdict under this `[scan]` policy was recorded for this digest.
-pub fn passed(digest: &Digest, scan: &ScanSection) -> Result<bool> {
-    passed_in(&state_dir()?, digest, &policy_of(scan))
+/// Where a digest stands with the gate, as far as promotion is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Its last gate run, in this repository and under this policy, passed.
+    Passed,
+    /// No gate run against the registry was recorded for it.
+    Unjudged,
+    /// Its last gate run said no.
+    Failed { recorded_at: String },
+    /// It passed, but for another repository or under another `[scan]` policy; says which.
+    PassedElsewhere(String),
+}
+
+/// Where `digest` of `repository` stands under this `[scan]` policy.
+pub fn standing(digest: &Digest, repository: &Repository, scan: &ScanSection) -> Result<Standing> {
+    standing_in(
+        &state_dir()?,
+        digest,
+        &repository.to_string(),
+        &policy_of(scan),
+    )
 }
 
 /// Records the verdict of a gate run against the registry for this digest.
@@ -78,11 +96,16 @@ fn record_path(dir: &Path, digest: &Digest) -> PathBuf {
     dir.join("verdicts").join(format!("{}.json", digest.hex()))
 }
 
-pub fn passed_in(dir: &Path, digest: &Digest, policy: &str) -> Result<bool> {
+pub fn standing_in(
+    dir: &Path,
+    digest: &Digest,
+    repository: &str,
+    policy: &str,
+) -> Result<Standing> {
     let path = record_path(dir, digest);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Standing::Unjudged),
         Err(e) => {
             return Err(
                 Error::input(format!("cannot read gate verdict {}: {e}", path.display()))
@@ -97,7 +120,26 @@ pub fn passed_in(dir: &Path, digest: &Digest, policy: &str) -> Result<bool> {
         ))
         .with_hint("run `vitality-publish gate` for the digest again")
     })?;
-    Ok(record.digest == *digest && record.verdict == "pass" && record.policy == policy)
+    Ok(if record.digest != *digest {
+        Standing::Unjudged
+    } else if record.verdict != "pass" {
+        Standing::Failed {
+            recorded_at: record.recorded_at,
+        }
+    } else if record
+        .repository
+        .as_deref()
+        .is_some_and(|r| r != repository)
+    {
+        Standing::PassedElsewhere(format!(
+            "it passed in repository {}, not {repository}",
+            record.repository.unwrap_or_default()
+        ))
+    } else if record.policy != policy {
+        Standing::PassedElsewhere("it passed under another [scan] policy".into())
+    } else {
+        Standing::Passed
+    })
 }
 
 pub fn record_in(
@@ -148,6 +190,10 @@ mod tests {
         )
     }
 
+    fn passed_in(dir: &Path, digest: &Digest, policy: &str) -> Result<bool> {
+        Ok(standing_in(dir, digest, "app", policy)? == Standing::Passed)
+    }
+
     #[test]
     fn a_pass_is_recorded_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
@@ -172,7 +218,21 @@ mod tests {
         record_in(dir.path(), &digest(), &report(vec![]), &policy, now).unwrap();
         let high = report(vec![finding("CVE-1", Severity::High)]);
         record_in(dir.path(), &digest(), &high, &policy, now).unwrap();
-        assert!(!passed_in(dir.path(), &digest(), &policy).unwrap());
+        let standing = standing_in(dir.path(), &digest(), "app", &policy).unwrap();
+        assert!(matches!(standing, Standing::Failed { .. }), "{standing:?}");
+    }
+
+    #[test]
+    fn a_pass_in_another_repository_does_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_of(&ScanSection::default());
+        let now = OffsetDateTime::now_utc();
+        record_in(dir.path(), &digest(), &report(vec![]), &policy, now).unwrap();
+        let standing = standing_in(dir.path(), &digest(), "other", &policy).unwrap();
+        assert!(
+            matches!(&standing, Standing::PassedElsewhere(why) if why.contains("repository app")),
+            "{standing:?}"
+        );
     }
 
     #[test]

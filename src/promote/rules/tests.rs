@@ -114,7 +114,12 @@ fn latest_moves_only_forward() {
         ("2.0.0", "1.9.1", Action::Moved, "lower than 2.0.0"),
         ("1.9.1", "2.0.1", Action::Kept, "2.0.1, higher than 1.9.1"),
         ("1.9.1", "1.9.1", Action::Kept, "the same version"),
-        ("1.0.0", "1.0.0-rc.10", Action::Moved, "pre-release 1.0.0-rc.10"),
+        (
+            "1.0.0",
+            "1.0.0-rc.10",
+            Action::Moved,
+            "pre-release 1.0.0-rc.10",
+        ),
         (
             "1.0.0+build.2",
             "1.0.0+build.1",
