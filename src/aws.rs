@@ -74,19 +74,7 @@ pub fn sdk_error<E>(what: &str, err: SdkError<E, HttpResponse>, hint: &str) -> E
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let said = match &err {
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("an error");
-            let detail = service.err().message().unwrap_or_default();
-            format!("{code}: {detail}")
-                .trim_end_matches([':', ' '])
-                .to_owned()
-        }
-        SdkError::TimeoutError(_) => "timed out".to_owned(),
-        SdkError::DispatchFailure(_) => format!("could not reach AWS ({})", root_cause(&err)),
-        SdkError::ResponseError(_) => format!("unreadable answer ({})", root_cause(&err)),
-        other => DisplayErrorContext(other).to_string(),
-    };
+    let said = said(&err);
     if is_transient(&err) {
         Error::new(Kind::Infrastructure, format!("{what}: {said}"))
             .with_hint("AWS or the network had trouble; run again")
@@ -95,6 +83,27 @@ where
         Error::new(Kind::Input, format!("{what}: {said}"))
             .with_hint(hint)
             .with_source(err)
+    }
+}
+
+/// What AWS or the network said, in a few words: the error code and message of a refusal, or
+/// the innermost cause of a transport failure.
+pub fn said<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("an error");
+            let detail = service.err().message().unwrap_or_default();
+            format!("{code}: {detail}")
+                .trim_end_matches([':', ' '])
+                .to_owned()
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(_) => format!("could not reach AWS ({})", root_cause(err)),
+        SdkError::ResponseError(_) => format!("unreadable answer ({})", root_cause(err)),
+        other => DisplayErrorContext(other).to_string(),
     }
 }
 

@@ -3,13 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
 use aws_sdk_ecr::operation::describe_images::DescribeImagesError;
 use aws_sdk_ecr::types::ImageIdentifier;
 
 use super::findings::ScanResponse;
 use super::wait::ScanSource;
+use crate::aws;
 use crate::error::{Error, Result};
 use crate::names::{Digest, ImageTag, Repository};
 use crate::retry::{Backoff, retry};
@@ -68,7 +69,7 @@ impl EcrScans {
         let repository = self.repository.as_str();
         let out = retry(
             Backoff::default(),
-            worth_retry,
+            aws::is_transient,
             |n, e, wait| log_retry("DescribeImages", n, e, wait),
             || {
                 self.client
@@ -115,7 +116,7 @@ impl EcrScans {
     > {
         retry(
             Backoff::default(),
-            worth_retry,
+            aws::is_transient,
             |n, e, wait| log_retry("DescribeImageScanFindings", n, e, wait),
             || {
                 self.client
@@ -168,34 +169,13 @@ impl ScanSource for EcrScans {
     }
 }
 
-/// Throttling, server errors and transport failures pass; a refusal or a missing thing does not.
-fn worth_retry<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            let throttled = matches!(
-                ctx.err().code(),
-                Some(
-                    "ThrottlingException"
-                        | "ThrottledException"
-                        | "TooManyRequestsException"
-                        | "RequestLimitExceeded"
-                        | "ServerException"
-                )
-            );
-            status == 429 || status >= 500 || throttled
-        }
-        _ => false,
-    }
-}
-
-fn log_retry<E: std::error::Error + 'static>(call: &str, attempt: u32, err: &E, wait: Duration) {
+fn log_retry<E>(call: &str, attempt: u32, err: &SdkError<E>, wait: Duration)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
     tracing::warn!(
         "{call} failed ({}); retry {attempt} in {:.1}s",
-        DisplayErrorContext(err),
+        aws::said(err),
         wait.as_secs_f64()
     );
 }
@@ -220,11 +200,11 @@ where
         )
         .with_source(err);
     }
-    let retried = worth_retry(&err);
+    let retried = aws::is_transient(&err);
     let error = Error::infra(format!(
         "cannot {what} in {}: {}",
         scans.repository,
-        DisplayErrorContext(&err)
+        aws::said(&err)
     ))
     .with_source(err);
     if retried {
