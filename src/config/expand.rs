@@ -1,14 +1,52 @@
 //! `${VAR}` in pipeline files: expanded from the environment inside string values only, so a
 //! comment that mentions `${VAR}` needs nothing set. A missing variable is an error, never an
-//! empty string. `$${` writes a literal `${`.
+//! empty string. `$${` writes a literal `${`. Any other `${` is an error, so that shell forms
+//! such as `${VAR:-default}` or an unclosed `${VAR` never reach the build as literal text.
 
 use super::Location;
 
-/// A `${VAR}` whose variable is not set.
+/// A `${` that cannot be expanded, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Missing {
-    pub name: String,
+pub struct Unexpandable {
+    pub problem: Problem,
     pub at: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// `${NAME}` with `NAME` not set.
+    Unset(String),
+    /// `${` not followed by a plain name and `}`; holds what follows, up to the line's end.
+    Malformed(String),
+    /// The value of `NAME` cannot go in a 'literal' string.
+    NeedsBasicString(String),
+}
+
+impl Unexpandable {
+    pub fn message(&self) -> String {
+        match &self.problem {
+            Problem::Unset(name) => format!("environment variable {name} is not set"),
+            Problem::Malformed(text) => format!(
+                "`{text}` is not a variable: only ${{NAME}} is expanded, with NAME of letters, \
+                 digits and _"
+            ),
+            Problem::NeedsBasicString(name) => format!(
+                "the value of {name} has a quote or a newline, which a 'literal' string cannot hold"
+            ),
+        }
+    }
+
+    pub fn hint(&self) -> String {
+        match &self.problem {
+            Problem::Unset(name) => {
+                format!("set {name} in the environment, or write the value in the file")
+            }
+            Problem::Malformed(_) => "write ${NAME}, or $${ for a literal ${".to_owned(),
+            Problem::NeedsBasicString(name) => {
+                format!("put ${{{name}}} in a \"double-quoted\" string")
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,7 +64,7 @@ enum State {
 }
 
 /// Expands every `${NAME}` inside TOML strings, escaping values for the string they land in.
-pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, Missing> {
+pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, Unexpandable> {
     let mut out = String::with_capacity(text.len());
     let mut state = State::Outside;
     let mut rest = text;
@@ -69,12 +107,21 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
                     out.push_str("${");
                     rest = &rest[3..];
                     continue;
-                } else if let Some(name) = variable_at(rest) {
-                    let value = lookup(name).ok_or_else(|| Missing {
-                        name: name.to_owned(),
+                } else if rest.starts_with("${") {
+                    let fail = |problem| Unexpandable {
+                        problem,
                         at: Location::of(text, offset),
+                    };
+                    let name = variable_at(rest).ok_or_else(|| {
+                        let line = rest.lines().next().unwrap_or(rest);
+                        let shown = line.find('}').map_or(line, |end| &line[..=end]);
+                        fail(Problem::Malformed(shown.to_owned()))
                     })?;
-                    push_escaped(&mut out, &value, quote, text, offset, name)?;
+                    let value = lookup(name).ok_or_else(|| fail(Problem::Unset(name.into())))?;
+                    if quote == Quote::Literal && value.contains(['\'', '\n']) {
+                        return Err(fail(Problem::NeedsBasicString(name.into())));
+                    }
+                    push_escaped(&mut out, &value, quote);
                     rest = &rest[name.len() + 3..];
                     continue;
                 }
@@ -98,14 +145,7 @@ fn variable_at(rest: &str) -> Option<&str> {
     valid.then_some(name)
 }
 
-fn push_escaped(
-    out: &mut String,
-    value: &str,
-    quote: Quote,
-    text: &str,
-    offset: usize,
-    name: &str,
-) -> Result<(), Missing> {
+fn push_escaped(out: &mut String, value: &str, quote: Quote) {
     match quote {
         Quote::Basic => {
             for c in value.chars() {
@@ -118,18 +158,8 @@ fn push_escaped(
                     c => out.push(c),
                 }
             }
-            Ok(())
         }
-        Quote::Literal if value.contains(['\'', '\n']) => Err(Missing {
-            name: format!(
-                "{name} (its value has a quote or newline; use a \"double-quoted\" string)"
-            ),
-            at: Location::of(text, offset),
-        }),
-        Quote::Literal => {
-            out.push_str(value);
-            Ok(())
-        }
+        Quote::Literal => out.push_str(value),
     }
 }
 
@@ -141,6 +171,7 @@ mod tests {
         match name {
             "ROLE" => Some("arn:aws:iam::1:role/ci".into()),
             "QUOTED" => Some("a\"b\\c".into()),
+            "APOSTROPHE" => Some("it's".into()),
             _ => None,
         }
     }
@@ -158,7 +189,7 @@ mod tests {
     #[test]
     fn missing_variable_is_an_error_with_its_place() {
         let err = expand("a = 1\nrole-arn = \"${CI_ROLE}\"\n", env).unwrap_err();
-        assert_eq!(err.name, "CI_ROLE");
+        assert_eq!(err.problem, Problem::Unset("CI_ROLE".into()));
         assert_eq!((err.at.line, err.at.column), (2, 13));
     }
 
@@ -167,6 +198,23 @@ mod tests {
         let out = expand("x = \"${QUOTED}\"", env).unwrap();
         let parsed: toml::Table = toml::from_str(&out).unwrap();
         assert_eq!(parsed["x"].as_str().unwrap(), "a\"b\\c");
+    }
+
+    #[test]
+    fn shell_forms_and_unclosed_variables_are_errors() {
+        let err = expand("x = \"a ${FOO:-x} b\"", env).unwrap_err();
+        assert_eq!(err.problem, Problem::Malformed("${FOO:-x}".into()));
+        assert_eq!((err.at.line, err.at.column), (1, 8));
+        let err = expand("y = \"${BAR\"\nz = 1", env).unwrap_err();
+        assert_eq!(err.problem, Problem::Malformed("${BAR\"".into()));
+        assert!(err.hint().contains("$${"), "{}", err.hint());
+    }
+
+    #[test]
+    fn a_value_with_a_quote_needs_a_basic_string() {
+        let err = expand("x = '${APOSTROPHE}'", env).unwrap_err();
+        assert_eq!(err.problem, Problem::NeedsBasicString("APOSTROPHE".into()));
+        assert!(err.hint().contains("double-quoted"));
     }
 
     #[test]

@@ -58,17 +58,16 @@ impl Pipeline {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Pipeline> {
         let shown = path.display();
-        let expanded = expand::expand(text, env).map_err(|missing| {
-            let at = missing.at;
+        let expanded = expand::expand(text, env).map_err(|err| {
+            let at = err.at;
             let key = key_at(text, at);
             Error::input(format!(
-                "{shown}:{}:{}: {key}: environment variable {} is not set",
-                at.line, at.column, missing.name
+                "{shown}:{}:{}: {key}: {}",
+                at.line,
+                at.column,
+                err.message()
             ))
-            .with_hint(format!(
-                "set {} in the environment, or write the value in the file",
-                missing.name
-            ))
+            .with_hint(err.hint())
         })?;
         let file: PipelineFile = toml::from_str(&expanded)
             .map_err(|e| describe_toml_error(&shown.to_string(), &expanded, &e))?;
