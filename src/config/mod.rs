@@ -191,12 +191,14 @@ fn describe_toml_error(shown: &str, text: &str, err: &toml::de::Error) -> Error 
             .with_hint(format!("add {missing} = ... to the file"));
     }
     let key = key_at(text, at);
-    let hint = match backticked_after(&message, "expected one of") {
-        values if !values.is_empty() => format!("use one of {}", values.join(", ")),
-        _ => "fix the value at that place".to_owned(),
-    };
     let first_line = message.lines().next().unwrap_or_default();
-    Error::input(format!("{place}: {key}: {first_line}")).with_hint(hint)
+    let err = Error::input(format!("{place}: {key}: {first_line}"));
+    // The message names what is wrong with the value; a hint only where there is a list to
+    // choose from.
+    match backticked_after(&message, "expected one of") {
+        values if !values.is_empty() => err.with_hint(format!("use one of {}", values.join(", "))),
+        _ => err,
+    }
 }
 
 fn between_backticks<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {

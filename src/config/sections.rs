@@ -537,7 +537,10 @@ pub enum LatestPolicy {
 pub struct Seconds(pub Duration);
 
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "not a duration: write it as \"90s\", \"10m\" or \"1h\", or a number of seconds"
+)]
 enum SecondsInput {
     Number(u64),
     Text(String),

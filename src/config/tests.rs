@@ -174,3 +174,25 @@ fn an_unknown_table_is_named_as_a_table() {
     assert_eq!(err.message(), "p.toml:4:2: unknown table [promot]");
     assert_eq!(err.hint(), Some("did you mean `promote`?"));
 }
+
+#[test]
+fn a_duration_of_the_wrong_type_says_how_to_write_one() {
+    let text = "[registry]\nregion = \"us-east-1\"\nrepository = \"app\"\n[scan]\ntimeout = true\n";
+    let err = parse(text).unwrap_err();
+    assert_eq!(
+        err.message(),
+        "p.toml:5:11: scan.timeout: not a duration: write it as \"90s\", \"10m\" or \"1h\", or a \
+         number of seconds"
+    );
+    assert_eq!(err.hint(), None);
+}
+
+#[test]
+fn an_uppercase_repository_is_shown_lowercased_only_when_that_is_valid() {
+    let err = parse("[registry]\nregion = \"us-east-1\"\nrepository = \"Dev App\"\n").unwrap_err();
+    assert!(
+        err.message().ends_with("names are lowercase"),
+        "{}",
+        message(&err)
+    );
+}

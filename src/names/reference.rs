@@ -33,14 +33,20 @@ impl FromStr for Repository {
     type Err = NameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let valid = |s: &str| (2..=256).contains(&s.len()) && s.split('/').all(valid_component);
         if s.chars().any(|c| c.is_ascii_uppercase()) {
+            let lower = s.to_ascii_lowercase();
+            let instead = if valid(&lower) {
+                format!(" (use `{lower}`)")
+            } else {
+                String::new()
+            };
             return Err(NameError(format!(
-                "repository `{s}` has uppercase letters; ECR repository names are lowercase \
-                 (use `{}`)",
-                s.to_ascii_lowercase()
+                "repository `{s}` has uppercase letters; ECR repository names are \
+                 lowercase{instead}"
             )));
         }
-        if !(2..=256).contains(&s.len()) || !s.split('/').all(valid_component) {
+        if !valid(s) {
             return Err(NameError(format!(
                 "repository `{s}` is not a valid ECR repository name: use 2 to 256 characters \
                  of a-z 0-9, components joined by one of . _ - and separated by /"
