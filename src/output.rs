@@ -203,7 +203,24 @@ impl Output {
     /// Appends Markdown to the step summary under GitHub Actions.
     pub fn step_summary(&self, markdown: &str) {
         if let Some(path) = &self.github.summary {
-            append(path, &self.secrets.redact(markdown));
+            self.append(path, "GITHUB_STEP_SUMMARY", &self.secrets.redact(markdown));
+        }
+    }
+
+    /// Appends to a file the runner reads after the step. A failure does not undo what the run
+    /// did, so it is reported, loudly, rather than ending the run.
+    fn append(&self, path: &PathBuf, variable: &str, text: &str) {
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if let Err(err) = written {
+            let message = format!("cannot write {variable} ({}): {err}", path.display());
+            eprintln!(
+                "::error title=vitality-publish::{}",
+                escape_workflow(&message)
+            );
         }
     }
 
@@ -212,21 +229,9 @@ impl Output {
         if let Some(path) = &self.github.output {
             let delimiter = format!("vitality_{}", rand::random::<u64>());
             let value = self.secrets.redact(value);
-            append(
-                path,
-                &format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"),
-            );
+            let record = format!("{name}<<{delimiter}\n{value}\n{delimiter}\n");
+            self.append(path, "GITHUB_OUTPUT", &record);
         }
-    }
-}
-
-fn append(path: &PathBuf, text: &str) {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path);
-    if let Ok(mut file) = file {
-        let _ = file.write_all(text.as_bytes());
     }
 }
 

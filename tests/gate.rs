@@ -202,6 +202,7 @@ fn people_read_a_table_and_a_verdict_line() {
 fn under_github_actions_blocking_findings_are_annotated_and_summarized() {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.md");
+    let outputs = dir.path().join("outputs");
     let policy = policy_file(dir.path(), "");
     let file = case("complete-high.json");
     let run = gate(
@@ -217,9 +218,13 @@ fn under_github_actions_blocking_findings_are_annotated_and_summarized() {
         &[
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+            ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
         ],
     );
     assert_eq!(run.code, 3, "{}", run.stderr);
+    let outputs = std::fs::read_to_string(outputs).unwrap();
+    assert!(outputs.starts_with("verdict<<"), "{outputs}");
+    assert!(outputs.contains("\nfail\n"), "{outputs}");
     let annotations: Vec<&str> = run
         .stderr
         .lines()
@@ -293,6 +298,31 @@ fn bad_arguments_are_input_errors() {
     assert!(
         run.stderr
             .contains("not a DescribeImageScanFindings answer"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unwritable_step_summary_is_an_error_annotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = case("active-enhanced.json");
+    let missing = dir.path().join("no/such/summary.md");
+    let args = [
+        "--findings-file",
+        file.to_str().unwrap(),
+        "--as-of",
+        "2026-12-01",
+    ];
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", missing.to_str().unwrap()),
+    ];
+    let run = gate(dir.path(), &args, &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("::error title=vitality-publish::cannot write GITHUB_STEP_SUMMARY"),
         "{}",
         run.stderr
     );

@@ -94,6 +94,7 @@ pub async fn run(args: Args, global: &Global, output: &Output) -> Result<ExitCod
         Target::File(path) => offline(path, global, settings.as_of, output)?,
         Target::Image(image) => against_registry(image, settings.as_of, global, output).await?,
     };
+    output.set_output("verdict", report.verdict.as_str());
     output.result(&report);
     Ok(if report.passed() {
         ExitCode::Success
