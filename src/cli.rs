@@ -189,15 +189,39 @@ pub fn report_error(output: &Output, err: &Error) {
         err.message(),
     );
     if output.format == Format::Json {
-        let doc = serde_json::json!({
-            "error": {
-                "kind": err.kind().as_str(),
-                "message": err.message(),
-                "hint": err.hint(),
-                "causes": err.causes(),
-                "exit_code": err.exit_code().code(),
-            }
-        });
-        output.stdout(&format!("{doc:#}\n"));
+        output.stdout(&format!("{:#}\n", error_document(err)));
     }
+}
+
+/// The JSON document of a failed run.
+pub fn error_document(err: &Error) -> serde_json::Value {
+    serde_json::json!({
+        "error": {
+            "kind": err.kind().as_str(),
+            "message": err.message(),
+            "hint": err.hint(),
+            "causes": err.causes(),
+            "exit_code": err.exit_code().code(),
+        }
+    })
+}
+
+/// Whether the words of a command line that did not parse ask for JSON, so that even a usage
+/// mistake answers with one JSON document.
+pub fn asks_for_json(args: &[String]) -> bool {
+    args.windows(2)
+        .any(|pair| pair[0] == "--output" && pair[1] == "json")
+        || args.iter().any(|arg| arg == "--output=json")
+}
+
+/// A usage mistake that clap reported, as a product error.
+pub fn usage_error(err: &clap::Error) -> Error {
+    let rendered = err.render().to_string();
+    let first = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    Error::input(first).with_hint("run vitality-publish --help for the commands and their flags")
 }

@@ -53,6 +53,24 @@ fn completions_are_generated_for_bash() {
 fn usage_errors_exit_1() {
     let out = agent(&["publish", "--no-such-flag"], repo_root());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn usage_errors_under_json_output_are_one_document_on_stdout() {
+    for args in [
+        &["version", "--no-such-flag", "--output", "json"][..],
+        &["--output=json", "gate", "--digest"],
+    ] {
+        let out = agent(args, repo_root());
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("one JSON document");
+        assert_eq!(doc["error"]["kind"], "input", "{doc}");
+        assert_eq!(doc["error"]["exit_code"], 1);
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(!message.starts_with("error:"), "{message}");
+    }
 }
 
 #[test]
