@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::Global;
 use crate::commands::optional_pipeline;
 use crate::config::{Pipeline, TagsSection, VersionSection};
-use crate::error::{ExitCode, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::output::{Output, Report};
 use crate::version::{self, Env, VersionInfo};
 
@@ -45,6 +45,9 @@ pub fn derive_for(
     env: &Env,
 ) -> Result<VersionInfo> {
     let dir = repository_dir(pipeline, repo);
+    if !dir.exists() {
+        return Err(missing_directory(&dir, pipeline, repo));
+    }
     let defaults = (VersionSection::default(), TagsSection::default());
     let (settings, templates) = match pipeline {
         Some(p) => (&p.file.version, &p.file.tags),
@@ -59,6 +62,25 @@ pub fn repository_dir(pipeline: Option<&Pipeline>, repo: Option<&Path>) -> PathB
         (Some(repo), _) => repo.to_path_buf(),
         (None, Some(pipeline)) => pipeline.file.image.context.clone(),
         (None, None) => PathBuf::from("."),
+    }
+}
+
+/// The directory the repository was to be found in does not exist: said in the terms of
+/// whatever named it.
+fn missing_directory(dir: &Path, pipeline: Option<&Pipeline>, repo: Option<&Path>) -> Error {
+    match (repo, pipeline) {
+        (Some(_), _) => Error::input(format!(
+            "--repo: directory {} does not exist",
+            dir.display()
+        ))
+        .with_hint("pass the application's git checkout"),
+        (None, Some(p)) => Error::input(format!(
+            "{}: [image] context: directory {} does not exist",
+            p.path.display(),
+            dir.display()
+        ))
+        .with_hint("paths in the pipeline file are relative to the directory the command runs in"),
+        (None, None) => Error::input(format!("directory {} does not exist", dir.display())),
     }
 }
 
