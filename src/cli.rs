@@ -194,7 +194,7 @@ pub fn report_error(output: &Output, err: &Error) {
 }
 
 /// The JSON document of a failed run.
-pub fn error_document(err: &Error) -> serde_json::Value {
+fn error_document(err: &Error) -> serde_json::Value {
     serde_json::json!({
         "error": {
             "kind": err.kind().as_str(),
@@ -206,16 +206,29 @@ pub fn error_document(err: &Error) -> serde_json::Value {
     })
 }
 
-/// Whether the words of a command line that did not parse ask for JSON, so that even a usage
-/// mistake answers with one JSON document.
-pub fn asks_for_json(args: &[String]) -> bool {
+/// A command line that did not parse: clap's own message on stderr, and under `--output json`
+/// one JSON document too. Returns the exit code: 0 for help and `--version`, else 1 (bad input).
+pub fn command_line_rejected(err: &clap::Error) -> i32 {
+    let _ = err.print();
+    if !err.use_stderr() {
+        return 0;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if asks_for_json(&args) {
+        println!("{:#}", error_document(&usage_error(err)));
+    }
+    ExitCode::BadInput.code()
+}
+
+/// Whether the words of a command line ask for JSON.
+fn asks_for_json(args: &[String]) -> bool {
     args.windows(2)
         .any(|pair| pair[0] == "--output" && pair[1] == "json")
         || args.iter().any(|arg| arg == "--output=json")
 }
 
 /// A usage mistake that clap reported, as a product error.
-pub fn usage_error(err: &clap::Error) -> Error {
+fn usage_error(err: &clap::Error) -> Error {
     let rendered = err.render().to_string();
     let first = rendered
         .lines()

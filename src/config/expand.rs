@@ -16,7 +16,7 @@ pub struct Unexpandable {
 pub enum Problem {
     /// `${NAME}` with `NAME` not set.
     Unset(String),
-    /// `${` not followed by a plain name and `}`; holds what follows, up to the line's end.
+    /// `${` not followed by a plain name and `}`; holds what follows, up to a `}` or the line's end.
     Malformed(String),
     /// The value of `NAME` cannot go in a 'literal' string.
     NeedsBasicString(String),

@@ -70,7 +70,7 @@ pub fn today() -> Date {
 }
 
 /// [`run_gate`] without the side effects: wait, then judge.
-pub async fn wait_and_judge(
+async fn wait_and_judge(
     source: &impl ScanSource,
     job: &Job<'_>,
     output: &Output,

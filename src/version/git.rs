@@ -54,12 +54,12 @@ impl Git {
     /// Opens the repository that contains `dir`, with one clear error for each way git can
     /// refuse (DESIGN.md section 4, rule 12).
     pub fn open(dir: &Path) -> Result<Git> {
+        // The command that named the directory says where the name came from.
         if !dir.exists() {
-            return Err(
-                Error::input(format!("directory {} does not exist", dir.display())).with_hint(
-                    "point [image] context at the checkout (`version` also takes --repo DIR)",
-                ),
-            );
+            return Err(Error::input(format!(
+                "directory {} does not exist",
+                dir.display()
+            )));
         }
         // Messages name the directory as an absolute path, which is what safe.directory and
         // people reading CI logs need.
